@@ -1,0 +1,36 @@
+// Small pure text helpers shared by the modules.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sshdctl::text {
+
+std::string lower(std::string_view s);
+std::string trim(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+
+// Splits on runs of spaces/tabs; a "double quoted" token stays one token, quotes included.
+std::vector<std::string> split_words(std::string_view s);
+std::vector<std::string> split(std::string_view s, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Removes one pair of surrounding double quotes, if present.
+std::string unquote(std::string_view s);
+// Quotes a word for sshd_config when it contains white space or a '#'.
+std::string quote_if_needed(std::string_view s);
+
+// Lines without their terminators; a final line without '\n' is still a line.
+std::vector<std::string> lines(std::string_view s);
+// 1-based line number of a byte offset.
+int line_of_offset(std::string_view s, std::size_t offset);
+
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// A unified diff ("--- a/path", "+++ b/path", @@ hunks with 3 lines of context);
+// empty when the texts are equal.
+std::string unified_diff(std::string_view before, std::string_view after, std::string_view path);
+
+}  // namespace sshdctl::text

@@ -1,0 +1,71 @@
+// Effective values: sshd's first-value-wins (or accumulation) over the flattened
+// configuration, with Match blocks evaluated for a connection.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sshdctl/config/catalog.h"
+#include "sshdctl/config/match.h"
+#include "sshdctl/config/model.h"
+
+namespace sshdctl::config {
+
+// Which option a line sets: the catalog entry (aliases resolved) and, for Subsystem, the name.
+struct OptionKey {
+  const Keyword* keyword = nullptr;
+  std::string subsystem;  // subsystem name (case-sensitive, as sshd compares it), only for Subsystem
+};
+
+// The canonical catalog entry for a keyword as written, resolving old aliases
+// (ChallengeResponseAuthentication is KbdInteractiveAuthentication, …); nullptr if unknown.
+const Keyword* option_of(std::string_view written);
+bool sets_option(const Entry& entry, const OptionKey& key);
+
+// The value words a line contributes (Subsystem: the command, without the name).
+std::vector<std::string> option_values(const Entry& entry, const OptionKey& key);
+
+// Equal values for a keyword (case-insensitive for yes/no and enumerations, quotes ignored).
+bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b);
+
+struct Effective {
+  std::vector<std::string> values;     // empty: sshd's built-in default applies
+  std::vector<const Entry*> sources;   // the lines the values come from
+  std::vector<const Entry*> ignored;   // lines for this option that lose to `sources`
+  bool from_match = false;             // the value comes from a Match block
+  std::vector<const Entry*> uncertain; // Match lines that apply to some connections only
+};
+
+// How Match blocks whose answer depends on unknown connection details are treated.
+enum class Unknown {
+  kIgnore,   // as not matching (what is certain); they are listed in `uncertain`
+  kAssume,   // as matching (pessimistic: "could this override?")
+};
+
+// The value sshd uses without a connection (what `sshd -T` prints without -C): lines
+// outside Match blocks and in `Match all` blocks.
+Effective resolve_global(const Model& model, const OptionKey& key);
+
+// The value for a connection (what `sshd -T -C ...` prints): the first value from a
+// matching Match block wins over the global one.
+Effective resolve_for(const Model& model, const OptionKey& key, const Connection& conn, Unknown unknown);
+
+// Every line that may decide `key` for a connection whose unknown details could be anything:
+// the Match lines that may apply, up to and including the first one that certainly applies;
+// `global` says whether the global value (or sshd's default) may decide too.
+struct Deciders {
+  std::vector<const Entry*> lines;
+  bool global = true;
+};
+Deciders possible_deciders(const Model& model, const OptionKey& key, const Connection& conn,
+                           const std::function<bool(const Entry&)>& skip = {});
+// True when whatever the unknown details are, sshd uses `value` (`fallback`: sshd's default).
+bool certainly(const Model& model, const OptionKey& key, const Connection& conn, const std::string& value,
+               const std::string& fallback);
+
+// True for contexts sshd applies during its initial parse (outside Match, or `Match all`).
+bool is_baseline_context(const Model& model, int context);
+
+}  // namespace sshdctl::config

@@ -1,0 +1,47 @@
+// Asking sshd itself: `sshd -t` validates a candidate tree, `sshd -T` prints effective values.
+// The candidate is copied to scratch space with its Include paths pointed into the copy, so
+// sshd reads the candidate's drop-ins, not the live ones.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sshdctl/host/host.h"
+
+namespace sshdctl::config {
+
+// Rewrites the patterns of every Include line (any indentation, `=` or space) to `prefix` + the
+// absolute pattern (relative patterns are under /etc/ssh, as sshd resolves them).
+std::string rewrite_includes(const std::string& content, const std::string& prefix);
+
+struct SshdRun {
+  std::string validator;            // which sshd answered, for the report
+  std::vector<std::string> notes;   // e.g. "validated with this machine's sshd"
+  host::CommandResult result;       // scratch paths already mapped back to real ones
+};
+
+// Picks the sshd to ask: the target's own (chrooted for an offline root), else — for an
+// offline root without sshd — this machine's, said in `notes`. Nothing when there is none.
+class SshdOracle {
+ public:
+  SshdOracle(host::Host& target, host::Host& controller) : target_(target), controller_(controller) {}
+
+  // Runs sshd with `args` (e.g. {"-t"} or {"-T", "-C", "user=root,..."}) on the candidate.
+  std::optional<SshdRun> run(const std::map<std::string, std::string>& files, const std::string& main_file,
+                             const std::vector<std::string>& args);
+
+  // sshd -t; throws Error(kRejected) naming sshd's complaint. Returns the notes.
+  std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file);
+
+  // sshd -T [-C spec]: keyword (lower case) → values, in sshd's order.
+  std::optional<std::vector<std::pair<std::string, std::string>>> effective(
+      const std::map<std::string, std::string>& files, const std::string& main_file, const std::string& spec);
+
+ private:
+  host::Host& target_;
+  host::Host& controller_;
+};
+
+}  // namespace sshdctl::config

@@ -1,0 +1,292 @@
+#include "commands.h"
+
+#include <spdlog/spdlog.h>
+
+#include <functional>
+
+#include "sshdctl/common/error.h"
+#include "sshdctl/common/text.h"
+#include "sshdctl/config/catalog.h"
+#include "sshdctl/config/engine.h"
+#include "sshdctl/config/resolve.h"
+#include "sshdctl/config/validate.h"
+#include "sshdctl/host/accounts.h"
+
+namespace sshdctl::cli {
+
+namespace {
+
+using config::Effective;
+using config::Model;
+using config::OptionKey;
+using config::Plan;
+
+std::string where(const config::Entry& e) { return Location{{}, e.file, e.directive->line}.str(); }
+
+// The catalog entry for a keyword typed by the operator, or a helpful error.
+const config::Keyword& keyword_or_fail(const std::string& name) {
+  if (text::iequals(name, "Match"))
+    throw Error(ErrorKind::kBadInput, "Match is not a setting: use --match \"User root\" to edit inside a Match block");
+  const config::Keyword* kw = config::option_of(name);
+  if (kw == nullptr) {
+    std::string message = "unknown keyword '" + name + "'";
+    if (auto guess = config::closest_keyword(name)) message += "; did you mean '" + std::string(*guess) + "'?";
+    throw Error(ErrorKind::kBadInput, message);
+  }
+  return *kw;
+}
+
+OptionKey option_key(const std::string& name, const std::vector<std::string>& values) {
+  const auto& kw = keyword_or_fail(name);
+  OptionKey key{&kw, {}};
+  if (kw.combine == config::Combine::kPerSubsystem) {
+    if (values.empty()) throw Error(ErrorKind::kBadInput, "Subsystem needs the subsystem name, e.g. 'Subsystem sftp'");
+    key.subsystem = values[0];
+  }
+  return key;
+}
+
+std::string service_notice(host::Host& target) {
+  if (target.offline()) return "offline root: no service to reload";
+  return "sshd was not reloaded: the running sshd uses the new settings after 'systemctl reload ssh' "
+         "(new connections only; open sessions are kept)";
+}
+
+// Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically.
+ChangeReport run_change(Context& ctx, const std::string& verb, const std::function<Plan(const Model&)>& make_plan,
+                        const std::function<void(const Model&)>& check) {
+  ChangeReport report;
+  report.host = ctx.target->name();
+  report.verb = verb;
+  report.dry_run = ctx.dry_run;
+
+  config::ConfigTree tree(*ctx.target, ctx.lens_dir);
+  tree.load();
+  const Plan plan = make_plan(tree.model());
+  report.notes = plan.notes;
+  for (auto& note : report.notes) note.where.host = report.host;
+  tree.apply(plan);
+  const auto changes = tree.changes();
+  if (changes.empty()) return report;
+  if (check) check(tree.edited_model());
+
+  config::SshdOracle oracle(*ctx.target, *ctx.controller);
+  const auto candidate = tree.candidate();
+  report.checks = oracle.validate(candidate, tree.model().main_file);
+
+  for (const auto& change : changes) {
+    spdlog::info("{}: writing {}", report.host, change.path);
+    ctx.target->write_file_atomic(change.path, change.after, change.info);
+    report.files.push_back(FileReport{change.path, text::unified_diff(change.before.value_or(""), change.after,
+                                                                      change.path),
+                                      !change.before.has_value()});
+  }
+  report.changed = true;
+  report.service = ctx.dry_run ? "dry run: nothing was written, nothing reloaded" : service_notice(*ctx.target);
+  return report;
+}
+
+// `fallback`: sshd's built-in default, used when no line sets the option.
+void require_effective(const Effective& eff, const config::Keyword& kw, const std::vector<std::string>& wanted,
+                       const std::string& what, const std::vector<std::string>& fallback = {}) {
+  const auto& values = eff.values.empty() ? fallback : eff.values;
+  if (!config::same_values(kw, values, wanted))
+    throw Error(ErrorKind::kInternal, "the edit would not make " + what + " effective (sshd would use '" +
+                                          text::join(values, " ") + "'); nothing was changed");
+}
+
+std::vector<std::string> compared_values(const OptionKey& key, const std::vector<std::string>& values) {
+  if (key.keyword->combine == config::Combine::kPerSubsystem)
+    return std::vector<std::string>(values.begin() + 1, values.end());
+  return values;
+}
+
+config::Connection to_connection(Context& ctx, const ConnectionArgs& args) {
+  config::Connection conn;
+  conn.user = args.user;
+  conn.host = args.host;
+  conn.addr = args.addr;
+  conn.laddr = args.laddr;
+  conn.lport = args.lport;
+  conn.rdomain = args.rdomain;
+  if (args.user) {
+    if (auto account = host::find_account(*ctx.target, *args.user)) conn.groups = host::groups_of(*ctx.target, *account);
+    else conn.groups = std::vector<std::string>{};
+  }
+  return conn;
+}
+
+ShownOption describe(const Model& model, const OptionKey& key, const Effective& eff) {
+  ShownOption shown;
+  shown.keyword = std::string(key.keyword->name);
+  if (!key.subsystem.empty()) shown.keyword += " " + key.subsystem;
+  shown.values = eff.values;
+  shown.is_default = eff.sources.empty();
+  shown.from_match = eff.from_match;
+  for (const auto* e : eff.sources) shown.sources.push_back(where(*e));
+  for (const auto* e : eff.ignored)
+    shown.ignored.push_back(where(*e) + ": " + e->directive->keyword + " " + text::join(e->directive->args, " "));
+  for (const auto* e : eff.uncertain) {
+    const auto& block = *model.contexts[static_cast<std::size_t>(e->context)].block;
+    shown.overrides.push_back(where(*e) + ": Match " + block.condition_text() + ": " + e->directive->keyword + " " +
+                              text::join(e->directive->args, " "));
+  }
+  return shown;
+}
+
+}  // namespace
+
+ShowReport show(Context& ctx, const std::vector<std::string>& keys, const ConnectionArgs& args, bool compare) {
+  ShowReport report;
+  report.host = ctx.target->name();
+  report.connection = args;
+  config::ConfigTree tree(*ctx.target, ctx.lens_dir);
+  tree.load();
+  const Model& model = tree.model();
+  report.main_file = model.main_file;
+  report.files = model.files;
+
+  // Which options: the ones asked for, or every option the files set.
+  std::vector<OptionKey> options;
+  if (keys.empty()) {
+    for (const auto& entry : model.entries) {
+      const config::Keyword* kw = config::option_of(entry.directive->keyword);
+      if (kw == nullptr) {
+        report.notes.push_back(where(entry) + ": unknown keyword '" + entry.directive->keyword + "'");
+        continue;
+      }
+      OptionKey key{kw, {}};
+      if (kw->combine == config::Combine::kPerSubsystem && !entry.directive->args.empty())
+        key.subsystem = entry.directive->args[0];
+      const bool seen = std::any_of(options.begin(), options.end(), [&](const OptionKey& k) {
+        return k.keyword == key.keyword && k.subsystem == key.subsystem;
+      });
+      if (!seen) options.push_back(key);
+    }
+  } else {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const auto& kw = keyword_or_fail(keys[i]);
+      OptionKey key{&kw, {}};
+      if (kw.combine == config::Combine::kPerSubsystem && i + 1 < keys.size()) key.subsystem = keys[++i];
+      options.push_back(key);
+    }
+  }
+
+  const bool for_connection = args.any();
+  const config::Connection conn = to_connection(ctx, args);
+  for (const auto& key : options) {
+    const Effective eff = for_connection ? config::resolve_for(model, key, conn, config::Unknown::kIgnore)
+                                         : config::resolve_global(model, key);
+    report.options.push_back(describe(model, key, eff));
+  }
+
+  if (compare) {
+    std::string spec;
+    if (for_connection) {
+      if (!args.user || !args.addr)
+        throw Error(ErrorKind::kBadInput, "--compare with a connection needs at least --user and --addr "
+                                          "(sshd -T -C requires user, host and addr)");
+      spec = "user=" + *args.user + ",host=" + args.host.value_or(*args.addr) + ",addr=" + *args.addr;
+      if (args.laddr) spec += ",laddr=" + *args.laddr;
+      if (args.lport) spec += ",lport=" + *args.lport;
+      if (args.rdomain) spec += ",rdomain=" + *args.rdomain;
+    }
+    config::SshdOracle oracle(*ctx.target, *ctx.controller);
+    const auto truth = oracle.effective(tree.candidate(), model.main_file, spec);
+    if (!truth) {
+      report.notes.push_back("cannot compare: no sshd to ask");
+    } else {
+      for (auto& shown : report.options) {
+        const std::string name = text::lower(shown.keyword);
+        std::vector<std::string> said;
+        for (const auto& [k, v] : *truth) {
+          if (k == name) said.push_back(v);
+          else if (name.rfind("subsystem ", 0) == 0 && k == "subsystem" && text::lower(v).rfind(name.substr(10) + " ", 0) == 0)
+            said.push_back(v.substr(name.size() - 9));
+        }
+        if (said.empty()) continue;
+        shown.sshd = text::join(said, " ");
+        if (!shown.is_default) {
+          const std::string ours = text::lower(text::join(shown.values, " "));
+          std::string theirs = text::lower(*shown.sshd);
+          std::string ours_norm = ours;
+          for (auto* s : {&theirs, &ours_norm})
+            for (auto& c : *s)
+              if (c == ',') c = ' ';
+          if (ours_norm != theirs && !(ours == "without-password" && theirs == "prohibit-password")) ++report.mismatches;
+        }
+      }
+    }
+  }
+  return report;
+}
+
+ChangeReport set(Context& ctx, const std::string& name, const std::vector<std::string>& values,
+                 const std::optional<std::string>& match) {
+  const OptionKey key = option_key(name, values);
+  const auto& kw = *key.keyword;
+  if (text::iequals(kw.name, "Include"))
+    throw Error(ErrorKind::kBadInput, "sshdctl does not edit Include lines; edit the settings the included files hold");
+  if (auto problem = config::check_value(kw, compared_values(key, values)))
+    throw Error(ErrorKind::kBadInput, *problem);
+  std::vector<config::Criterion> criteria;
+  if (match) {
+    criteria = config::parse_criteria(*match);
+    if (!kw.match_allowed)
+      throw Error(ErrorKind::kBadInput, std::string(kw.name) + " is not allowed inside a Match block (sshd_config(5))");
+  }
+  const auto wanted = compared_values(key, values);
+  return run_change(
+      ctx, "set",
+      [&](const Model& model) {
+        return match ? config::plan_set_in_block(model, key, values, criteria) : config::plan_set(model, key, values);
+      },
+      [&](const Model& edited) {
+        if (!match) require_effective(config::resolve_global(edited, key), kw, wanted, std::string(kw.name));
+      });
+}
+
+ChangeReport unset(Context& ctx, const std::string& name, const std::vector<std::string>& names,
+                   const std::optional<std::string>& match) {
+  const OptionKey key = option_key(name, names);
+  std::vector<config::Criterion> criteria;
+  if (match) criteria = config::parse_criteria(*match);
+  return run_change(
+      ctx, "unset",
+      [&](const Model& model) {
+        return match ? config::plan_unset_in_block(model, key, criteria) : config::plan_unset(model, key);
+      },
+      [&](const Model& edited) {
+        if (!match && !config::resolve_global(edited, key).sources.empty())
+          throw Error(ErrorKind::kInternal, "a line for " + std::string(key.keyword->name) + " would remain");
+      });
+}
+
+ChangeReport root_login(Context& ctx, bool enable, bool key_only) {
+  config::RootLoginRequest request;
+  request.enable = enable;
+  request.password = enable && !key_only;
+  request.permit = enable ? (key_only ? "prohibit-password" : "yes") : "no";
+  if (auto root = host::find_account(*ctx.target, "root")) request.root_groups = host::groups_of(*ctx.target, *root);
+
+  config::Connection root;
+  root.user = "root";
+  root.groups = request.root_groups;
+  const OptionKey permit{config::find_keyword("PermitRootLogin"), {}};
+  const OptionKey password{config::find_keyword("PasswordAuthentication"), {}};
+  auto report = run_change(
+      ctx, enable ? "root-login enable" : "root-login disable",
+      [&](const Model& model) { return config::plan_root_login(model, request); },
+      [&](const Model& edited) {
+        // Whatever the client's address: every Match block that may apply counts.
+        if (!config::certainly(edited, permit, root, request.permit, "prohibit-password"))
+          throw Error(ErrorKind::kInternal, "the edit would not make PermitRootLogin " + request.permit +
+                                                " certain for root; nothing was changed");
+        if (request.password && !config::certainly(edited, password, root, "yes", "yes"))
+          throw Error(ErrorKind::kInternal,
+                      "the edit would not make PasswordAuthentication yes certain for root; nothing was changed");
+      });
+  return report;
+}
+
+}  // namespace sshdctl::cli

@@ -1,0 +1,71 @@
+// The verbs: each turns its arguments into library calls and fills a report.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sshdctl/common/json.h"
+#include "sshdctl/config/plan.h"
+#include "sshdctl/host/host.h"
+
+namespace sshdctl::cli {
+
+struct Context {
+  host::Host* target = nullptr;      // where changes go (a dry-run host under --dry-run)
+  host::Host* controller = nullptr;  // this machine, for an offline root without sshd
+  std::string lens_dir;
+  bool dry_run = false;
+};
+
+struct FileReport {
+  std::string path;
+  std::string diff;
+  bool created = false;
+};
+
+struct ChangeReport {
+  std::string host;
+  std::string verb;
+  bool changed = false;
+  bool dry_run = false;
+  std::vector<FileReport> files;
+  std::vector<config::Note> notes;
+  std::vector<std::string> checks;  // validation and other checks done
+  std::string service;              // what happened to the running sshd
+};
+
+struct ConnectionArgs {
+  std::optional<std::string> user, host, addr, laddr, lport, rdomain;
+  [[nodiscard]] bool any() const { return user || host || addr || laddr || lport || rdomain; }
+};
+
+struct ShownOption {
+  std::string keyword;
+  std::vector<std::string> values;
+  bool is_default = false;
+  bool from_match = false;
+  std::vector<std::string> sources;   // file:line
+  std::vector<std::string> ignored;   // file:line: text
+  std::vector<std::string> overrides; // Match lines that may apply
+  std::optional<std::string> sshd;    // what sshd -T says, with --compare
+};
+
+struct ShowReport {
+  std::string host;
+  std::string main_file;
+  std::vector<std::string> files;
+  ConnectionArgs connection;
+  std::vector<ShownOption> options;
+  std::vector<std::string> notes;
+  int mismatches = 0;
+};
+
+ShowReport show(Context& ctx, const std::vector<std::string>& keys, const ConnectionArgs& conn, bool compare);
+ChangeReport set(Context& ctx, const std::string& key, const std::vector<std::string>& values,
+                 const std::optional<std::string>& match);
+ChangeReport unset(Context& ctx, const std::string& key, const std::vector<std::string>& names,
+                   const std::optional<std::string>& match);
+ChangeReport root_login(Context& ctx, bool enable, bool key_only);
+
+}  // namespace sshdctl::cli

@@ -1,0 +1,166 @@
+// sshdctl: open and close SSH access on Linux hosts, safely.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "output.h"
+#include "sshdctl/config/engine.h"
+#include "sshdctl/host/dry_run_host.h"
+#include "sshdctl/host/fs_host.h"
+
+namespace {
+
+constexpr const char* kFooter = R"(
+Every change is validated with `sshd -t` before it replaces a file, files are replaced
+atomically (mode, owner and extended attributes kept), and `--dry-run` shows the diffs
+without writing anything.
+
+Examples:
+  sshdctl show PermitRootLogin PasswordAuthentication
+  sshdctl show --user root --addr 192.0.2.10 --compare      # Match evaluated, checked against sshd -T
+  sshdctl --dry-run set PermitRootLogin prohibit-password
+  sshdctl set X11Forwarding no --match "User guest"
+  sshdctl root-login enable                  # root may log in, with a password too
+  sshdctl root-login disable
+  sshdctl --root /mnt/rescue root-login enable               # a rescue disk mounted at /mnt/rescue
+
+Exit codes:
+  0  changed (or a read-only verb succeeded)
+  1  failure (system error, permission, or an edit that could not be placed)
+  2  bad input: usage, unknown keyword, invalid value, unknown Match criterion
+  3  unchanged: everything already was as asked; nothing was written
+  4  rejected: sshd -t refused the new configuration; nothing was written
+  5  a configuration file could not be parsed (file:line shown); nothing was written
+)";
+
+int print_result(bool json, const sshdctl::Json& j, const std::string& text, int code) {
+  std::cout << (json ? j.dump() + "\n" : text);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sshdctl;
+  CLI::App app{"sshdctl: open and close SSH access on Linux hosts, safely.\n"
+               "Edits sshd_config and its drop-ins so that the setting you ask for is the one sshd uses.",
+               "sshdctl"};
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::string root;
+  bool dry_run = false;
+  bool json = false;
+  int verbosity = 0;
+  std::string lens_dir;
+  app.add_option("--root", root,
+                 "Work on an offline root (a mounted rescue disk): paths, Includes and validation resolve inside DIR")
+      ->option_text("DIR");
+  app.add_flag("--dry-run,-n", dry_run, "Print the unified diffs and what would happen; change nothing");
+  app.add_flag("--json", json, "Print machine-readable JSON");
+  app.add_flag("-v,--verbose", verbosity, "Log what is done (-vv: debug)");
+  app.add_option("--lens-dir", lens_dir, "Where the sshdctl Augeas lenses are (default: next to the binary)")
+      ->option_text("DIR");
+
+  cli::ConnectionArgs conn;
+  std::vector<std::string> show_keys;
+  bool compare = false;
+  auto* show = app.add_subcommand("show", "Effective values and the file:line each comes from");
+  show->add_option("keys", show_keys, "Keywords to show (default: every keyword the files set)")->option_text("KEY...");
+  show->add_option("--user", conn.user, "Evaluate Match blocks for this user");
+  show->add_option("--host", conn.host, "… and this client host name");
+  show->add_option("--addr", conn.addr, "… and this client address");
+  show->add_option("--laddr", conn.laddr, "… and this local address");
+  show->add_option("--lport", conn.lport, "… and this local port");
+  show->add_option("--rdomain", conn.rdomain, "… and this routing domain");
+  show->add_flag("--compare", compare, "Also ask sshd -T (-C with a connection) and report disagreements");
+
+  std::string key;
+  std::vector<std::string> values;
+  std::optional<std::string> match;
+  auto* set = app.add_subcommand("set", "Make KEY's effective value VALUE (edits the line that wins)");
+  set->add_option("key", key, "sshd_config keyword, any case")->required()->option_text("KEY");
+  set->add_option("values", values, "Value words (Subsystem: NAME COMMAND...)")->required()->option_text("VALUE...");
+  set->add_option("--match", match, "Edit inside the Match block with this condition (created when missing)")
+      ->option_text("\"COND\"");
+  set->footer("\nA global set edits the line sshd uses today, wherever the Include tree puts it; when no line\n"
+              "sets KEY, a new line goes before the first Match block of the main file. Lines that lose to it\n"
+              "are reported. Example: sshdctl set PermitRootLogin no");
+
+  std::vector<std::string> unset_names;
+  auto* unset = app.add_subcommand("unset", "Remove KEY's lines so sshd's default (or a Match block) applies");
+  unset->add_option("key", key, "sshd_config keyword")->required()->option_text("KEY");
+  unset->add_option("name", unset_names, "For Subsystem: the subsystem name")->option_text("NAME");
+  unset->add_option("--match", match, "Remove from the Match block with this condition")->option_text("\"COND\"");
+
+  bool key_only = false;
+  auto* root_login = app.add_subcommand("root-login", "Allow or forbid root logons over SSH");
+  root_login->require_subcommand(1);
+  auto* enable = root_login->add_subcommand(
+      "enable", "Make root's effective PermitRootLogin yes and PasswordAuthentication yes (for root only)");
+  enable->add_flag("--key-only", key_only, "PermitRootLogin prohibit-password; passwords stay as they are");
+  enable->footer("\nPermitRootLogin is edited where it wins (e.g. the line in sshd_config); password logons are\n"
+                 "opened for root only, in a 'Match User root' block placed first, so other users and\n"
+                 "cloud-init's PasswordAuthentication drop-in are left as they are. Match blocks that would\n"
+                 "still forbid root are overridden by that block.");
+  auto* disable = root_login->add_subcommand(
+      "disable", "Make root's effective PermitRootLogin no and remove the root-only password override");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : sshdctl::exit_code::kBadInput;
+  }
+
+  auto logger = spdlog::stderr_color_mt("sshdctl");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^%l%$: %v");
+  spdlog::set_level(verbosity >= 2 ? spdlog::level::debug : verbosity == 1 ? spdlog::level::info : spdlog::level::warn);
+
+  try {
+    host::FsHost controller("/");
+    std::unique_ptr<host::FsHost> offline;
+    host::Host* target = &controller;
+    if (!root.empty()) {
+      offline = std::make_unique<host::FsHost>(root);
+      target = offline.get();
+    }
+    host::DryRunHost dry(*target);
+    cli::Context ctx;
+    ctx.target = dry_run ? static_cast<host::Host*>(&dry) : target;
+    ctx.controller = &controller;
+    ctx.lens_dir = lens_dir.empty() ? config::default_lens_dir() : lens_dir;
+    ctx.dry_run = dry_run;
+
+    if (show->parsed()) {
+      const auto report = cli::show(ctx, show_keys, conn, compare);
+      return print_result(json, cli::to_json(report), cli::render_text(report),
+                          report.mismatches > 0 ? exit_code::kFailed : exit_code::kChanged);
+    }
+    cli::ChangeReport report;
+    if (set->parsed()) {
+      report = cli::set(ctx, key, values, match);
+    } else if (unset->parsed()) {
+      report = cli::unset(ctx, key, unset_names, match);
+    } else if (enable->parsed()) {
+      report = cli::root_login(ctx, true, key_only);
+    } else if (disable->parsed()) {
+      report = cli::root_login(ctx, false, false);
+    }
+    return print_result(json, cli::to_json(report), cli::render_text(report),
+                        report.changed ? exit_code::kChanged : exit_code::kUnchanged);
+  } catch (const Error& e) {
+    if (json) std::cout << cli::to_json(e).dump() << "\n";
+    std::cerr << cli::render_text(e);
+    return exit_code_for(e.kind());
+  } catch (const std::exception& e) {
+    std::cerr << "sshdctl: internal error: " << e.what() << "\n";
+    return exit_code::kFailed;
+  }
+}

@@ -1,0 +1,146 @@
+#include "output.h"
+
+#include "sshdctl/common/text.h"
+
+namespace sshdctl::cli {
+
+namespace {
+
+Json notes_json(const std::vector<config::Note>& notes) {
+  Json out = Json::array();
+  for (const auto& n : notes) {
+    Json j = Json::object();
+    j["where"] = n.where.str();
+    j["text"] = n.text;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_text(const ChangeReport& report) {
+  std::string out;
+  if (!report.changed) {
+    out += report.host + ": unchanged: " + report.verb + " needs no edit\n";
+  } else {
+    for (const auto& f : report.files) {
+      out += report.host + ": " + (report.dry_run ? "would change " : "changed ") + f.path +
+             (f.created ? " (new file)" : "") + "\n";
+      out += f.diff;
+    }
+  }
+  for (const auto& n : report.notes) out += "note: " + n.where.str() + ": " + n.text + "\n";
+  for (const auto& c : report.checks) out += "check: " + c + "\n";
+  if (!report.service.empty()) out += "service: " + report.service + "\n";
+  return out;
+}
+
+Json to_json(const ChangeReport& report) {
+  Json j = Json::object();
+  j["host"] = report.host;
+  j["verb"] = report.verb;
+  j["status"] = report.changed ? "changed" : "unchanged";
+  j["dry_run"] = report.dry_run;
+  Json files = Json::array();
+  for (const auto& f : report.files) {
+    Json fj = Json::object();
+    fj["path"] = f.path;
+    fj["created"] = f.created;
+    fj["diff"] = f.diff;
+    files.push_back(std::move(fj));
+  }
+  j["files"] = std::move(files);
+  j["notes"] = notes_json(report.notes);
+  j["checks"] = Json::strings(report.checks);
+  j["service"] = report.service;
+  return j;
+}
+
+std::string render_text(const ShowReport& report) {
+  std::string out;
+  out += "# " + report.host + ": " + report.main_file;
+  if (report.files.size() > 1) out += " (+" + std::to_string(report.files.size() - 1) + " included)";
+  if (report.connection.any()) {
+    out += ", for";
+    const auto add = [&](const char* name, const std::optional<std::string>& v) {
+      if (v) out += std::string(" ") + name + "=" + *v;
+    };
+    add("user", report.connection.user);
+    add("host", report.connection.host);
+    add("addr", report.connection.addr);
+    add("laddr", report.connection.laddr);
+    add("lport", report.connection.lport);
+    add("rdomain", report.connection.rdomain);
+  }
+  out += "\n";
+  for (const auto& o : report.options) {
+    out += o.keyword + " " + (o.is_default ? "(sshd default)" : text::join(o.values, " "));
+    if (!o.sources.empty()) out += "    # " + text::join(o.sources, ", ") + (o.from_match ? " (Match)" : "");
+    out += "\n";
+    if (o.sshd) out += "    sshd -T: " + *o.sshd + "\n";
+    for (const auto& i : o.ignored) out += "    ignored " + i + "\n";
+    for (const auto& m : o.overrides) out += "    may override: " + m + "\n";
+  }
+  for (const auto& n : report.notes) out += "note: " + n + "\n";
+  if (report.mismatches > 0) out += "MISMATCH: sshd -T disagrees on " + std::to_string(report.mismatches) + " option(s)\n";
+  return out;
+}
+
+Json to_json(const ShowReport& report) {
+  Json j = Json::object();
+  j["host"] = report.host;
+  j["main_file"] = report.main_file;
+  j["files"] = Json::strings(report.files);
+  Json conn = Json::object();
+  const auto add = [&](const char* name, const std::optional<std::string>& v) {
+    if (v) conn[name] = *v;
+  };
+  add("user", report.connection.user);
+  add("host", report.connection.host);
+  add("addr", report.connection.addr);
+  add("laddr", report.connection.laddr);
+  add("lport", report.connection.lport);
+  add("rdomain", report.connection.rdomain);
+  j["connection"] = std::move(conn);
+  Json options = Json::array();
+  for (const auto& o : report.options) {
+    Json oj = Json::object();
+    oj["keyword"] = o.keyword;
+    oj["values"] = Json::strings(o.values);
+    oj["default"] = o.is_default;
+    oj["from_match"] = o.from_match;
+    oj["sources"] = Json::strings(o.sources);
+    oj["ignored"] = Json::strings(o.ignored);
+    oj["may_override"] = Json::strings(o.overrides);
+    if (o.sshd) oj["sshd"] = *o.sshd;
+    options.push_back(std::move(oj));
+  }
+  j["options"] = std::move(options);
+  j["notes"] = Json::strings(report.notes);
+  j["mismatches"] = report.mismatches;
+  return j;
+}
+
+std::string render_text(const Error& error) {
+  std::string out = "sshdctl: error: " + std::string(error.what()) + "\n";
+  if (!error.detail().empty())
+    for (const auto& line : text::lines(error.detail())) out += "  " + line + "\n";
+  return out;
+}
+
+Json to_json(const Error& error) {
+  Json j = Json::object();
+  j["status"] = "error";
+  j["kind"] = kind_name(error.kind());
+  j["message"] = error.message();
+  Json where = Json::object();
+  where["host"] = error.where().host;
+  where["file"] = error.where().file;
+  where["line"] = error.where().line;
+  j["where"] = std::move(where);
+  j["detail"] = error.detail();
+  return j;
+}
+
+}  // namespace sshdctl::cli

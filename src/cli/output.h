@@ -1,0 +1,18 @@
+// Rendering reports for people (plain text) and programs (--json).
+#pragma once
+
+#include <string>
+
+#include "commands.h"
+#include "sshdctl/common/error.h"
+
+namespace sshdctl::cli {
+
+std::string render_text(const ChangeReport& report);
+Json to_json(const ChangeReport& report);
+std::string render_text(const ShowReport& report);
+Json to_json(const ShowReport& report);
+std::string render_text(const Error& error);
+Json to_json(const Error& error);
+
+}  // namespace sshdctl::cli

@@ -1,0 +1,314 @@
+#include "sshdctl/config/plan.h"
+
+#include <algorithm>
+#include <array>
+
+#include "sshdctl/common/text.h"
+
+namespace sshdctl::config {
+
+namespace {
+
+Location where(const Entry& entry) { return Location{{}, entry.file, entry.directive->line}; }
+
+std::string describe(const Entry& entry) {
+  return entry.directive->keyword + " " + text::join(entry.directive->args, " ");
+}
+
+// The words of a line for `key` as given on the command line (Subsystem: name + command).
+std::vector<std::string> compared_part(const OptionKey& key, const std::vector<std::string>& values) {
+  if (key.keyword->combine == Combine::kPerSubsystem && !values.empty())
+    return std::vector<std::string>(values.begin() + 1, values.end());
+  return values;
+}
+
+Edit replace(const Entry& entry, const std::vector<std::string>& values) {
+  return Edit{Edit::Kind::kReplace, entry.directive->path, entry.file, {entry.directive->keyword, values}, {}, {}};
+}
+
+Edit remove(const Entry& entry) {
+  return Edit{Edit::Kind::kRemove, entry.directive->path, entry.file, {entry.directive->keyword, {}}, {}, {}};
+}
+
+Edit insert_global(const Model& model, const Setting& setting) {
+  const std::string file = is_vendor_file(model.main_file) ? kOverrideDropIn : model.main_file;
+  return Edit{Edit::Kind::kInsertGlobal, {}, file, setting, {}, {}};
+}
+
+void note_ignored(Plan& plan, const Effective& eff) {
+  if (eff.sources.empty()) return;
+  const Entry& winner = *eff.sources.front();
+  for (const Entry* e : eff.ignored)
+    plan.notes.push_back({where(*e), "'" + describe(*e) + "' has no effect: sshd uses the first value, " +
+                                         where(winner).str()});
+}
+
+void note_match_overrides(Plan& plan, const Model& model, const std::vector<const Entry*>& lines) {
+  for (const Entry* e : lines) {
+    const auto& block = *model.contexts[static_cast<std::size_t>(e->context)].block;
+    plan.notes.push_back({where(*e), "'Match " + block.condition_text() + "' sets '" + describe(*e) +
+                                         "' for the connections it matches"});
+  }
+}
+
+std::vector<const Entry*> lines_in_context(const Model& model, int context, const OptionKey& key) {
+  std::vector<const Entry*> out;
+  for (const auto& entry : model.entries)
+    if (entry.context == context && sets_option(entry, key)) out.push_back(&entry);
+  return out;
+}
+
+int find_block(const Model& model, const std::vector<Criterion>& criteria) {
+  for (std::size_t c = 0; c < model.contexts.size(); ++c) {
+    const auto& context = model.contexts[c];
+    if (context.parent < 0 && !is_vendor_file(context.file) && same_criteria(context.block->criteria, criteria))
+      return static_cast<int>(c);
+  }
+  return -1;
+}
+
+bool is_removed_path(const std::vector<const Entry*>& removed, const std::string& path) {
+  return std::any_of(removed.begin(), removed.end(), [&](const Entry* e) { return e->directive->path == path; });
+}
+
+void require_editable(const Entry& entry) {
+  if (is_vendor_file(entry.file))
+    throw Error(ErrorKind::kUnsupported,
+                "'" + describe(entry) + "' is in a vendor file, which sshdctl does not edit; override it from /etc",
+                where(entry));
+}
+
+}  // namespace
+
+void Plan::append(Plan other) {
+  edits.insert(edits.end(), other.edits.begin(), other.edits.end());
+  notes.insert(notes.end(), other.notes.begin(), other.notes.end());
+}
+
+bool is_vendor_file(const std::string& file) { return file.rfind("/usr/", 0) == 0; }
+
+std::vector<Criterion> parse_criteria(const std::string& condition) {
+  static constexpr std::array<std::string_view, 8> kKnown{"User",    "Group",        "Host",      "LocalAddress",
+                                                           "LocalPort", "RDomain", "Address", "Invalid-User"};
+  const auto words = text::split_words(condition);
+  if (words.size() == 1 && text::iequals(words[0], "all")) return {Criterion{"all", ""}};
+  if (words.empty() || words.size() % 2 != 0)
+    throw Error(ErrorKind::kBadInput, "a Match condition is pairs of criterion and patterns, e.g. \"User root\" or "
+                                      "\"User admin Address 10.0.0.0/8\", or \"all\"; got \"" + condition + "\"");
+  std::vector<Criterion> criteria;
+  for (std::size_t i = 0; i < words.size(); i += 2) {
+    const auto known = std::find_if(kKnown.begin(), kKnown.end(), [&](auto k) { return text::iequals(k, words[i]); });
+    if (known == kKnown.end())
+      throw Error(ErrorKind::kBadInput, "unknown Match criterion '" + words[i] +
+                                            "'; allowed: User, Group, Host, LocalAddress, LocalPort, RDomain, "
+                                            "Address, all");
+    criteria.push_back(Criterion{std::string(*known), words[i + 1]});
+  }
+  return criteria;
+}
+
+bool same_criteria(const std::vector<Criterion>& a, const std::vector<Criterion>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!text::iequals(a[i].name, b[i].name) || text::unquote(a[i].patterns) != text::unquote(b[i].patterns))
+      return false;
+  return true;
+}
+
+std::vector<Criterion> root_block_criteria() { return {Criterion{"User", "root"}}; }
+
+Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::string>& values) {
+  Plan plan;
+  const Keyword& kw = *key.keyword;
+  const Effective eff = resolve_global(model, key);
+  const auto wanted = compared_part(key, values);
+  const Setting setting{std::string(kw.name), values};
+
+  if (!eff.sources.empty() && same_values(kw, eff.values, wanted)) {
+    note_ignored(plan, eff);
+    note_match_overrides(plan, model, eff.uncertain);
+    return plan;
+  }
+  if (eff.sources.empty()) {
+    plan.edits.push_back(insert_global(model, setting));
+  } else if (kw.combine == Combine::kAccumulate) {
+    for (const Entry* e : eff.sources) require_editable(*e);
+    plan.edits.push_back(replace(*eff.sources.front(), values));
+    for (std::size_t i = 1; i < eff.sources.size(); ++i) {
+      plan.edits.push_back(remove(*eff.sources[i]));
+      plan.notes.push_back({where(*eff.sources[i]), "removed '" + describe(*eff.sources[i]) +
+                                                        "': " + std::string(kw.name) + " now has only the new values"});
+    }
+  } else {
+    const Entry& winner = *eff.sources.front();
+    if (is_vendor_file(winner.file)) {
+      plan.edits.push_back(Edit{Edit::Kind::kInsertGlobal, {}, kOverrideDropIn, setting, {}, {}});
+      plan.notes.push_back({where(winner), "vendor file left as it is; overridden from " +
+                                               std::string(kOverrideDropIn)});
+    } else {
+      plan.edits.push_back(replace(winner, values));
+    }
+    note_ignored(plan, eff);
+  }
+  note_match_overrides(plan, model, eff.uncertain);
+  return plan;
+}
+
+Plan plan_unset(const Model& model, const OptionKey& key) {
+  Plan plan;
+  const Effective eff = resolve_global(model, key);
+  std::vector<const Entry*> lines = eff.sources;
+  lines.insert(lines.end(), eff.ignored.begin(), eff.ignored.end());
+  for (const Entry* e : lines) {
+    require_editable(*e);
+    plan.edits.push_back(remove(*e));
+  }
+  note_match_overrides(plan, model, eff.uncertain);
+  return plan;
+}
+
+Plan plan_set_in_block(const Model& model, const OptionKey& key, const std::vector<std::string>& values,
+                       const std::vector<Criterion>& criteria) {
+  Plan plan;
+  const Keyword& kw = *key.keyword;
+  const Setting setting{std::string(kw.name), values};
+  const int block = find_block(model, criteria);
+  if (block < 0) {
+    const std::string file = is_vendor_file(model.main_file) ? kOverrideDropIn : model.main_file;
+    plan.edits.push_back(Edit{Edit::Kind::kNewBlock, {}, file, {}, criteria, {setting}});
+    return plan;
+  }
+  const auto& context = model.contexts[static_cast<std::size_t>(block)];
+  const auto lines = lines_in_context(model, block, key);
+  if (lines.empty()) {
+    plan.edits.push_back(Edit{Edit::Kind::kAppendToBlock, context.block->path, context.file, setting, {}, {}});
+    return plan;
+  }
+  std::vector<std::string> current;
+  for (const Entry* e : lines) {
+    const auto v = option_values(*e, key);
+    current.insert(current.end(), v.begin(), v.end());
+    if (kw.combine != Combine::kAccumulate) break;
+  }
+  if (same_values(kw, current, compared_part(key, values)) &&
+      (kw.combine != Combine::kAccumulate || lines.size() == 1))
+    return plan;
+  plan.edits.push_back(replace(*lines.front(), values));
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    if (kw.combine == Combine::kAccumulate) {
+      plan.edits.push_back(remove(*lines[i]));
+    } else {
+      plan.notes.push_back({where(*lines[i]), "'" + describe(*lines[i]) + "' has no effect: the first value in "
+                                                                          "the block wins"});
+    }
+  }
+  return plan;
+}
+
+Plan plan_unset_in_block(const Model& model, const OptionKey& key, const std::vector<Criterion>& criteria) {
+  Plan plan;
+  const int block = find_block(model, criteria);
+  if (block < 0) return plan;
+  const auto& context = model.contexts[static_cast<std::size_t>(block)];
+  const auto lines = lines_in_context(model, block, key);
+  if (lines.empty()) return plan;
+  if (lines.size() == context.block->settings.size()) {
+    plan.edits.push_back(Edit{Edit::Kind::kRemove, context.block->path, context.file, {}, {}, {}});
+    plan.notes.push_back({Location{{}, context.file, context.block->line},
+                          "removed the block 'Match " + context.block->condition_text() + "': nothing was left in it"});
+    return plan;
+  }
+  for (const Entry* e : lines) plan.edits.push_back(remove(*e));
+  return plan;
+}
+
+Plan plan_root_login(const Model& model, const RootLoginRequest& request) {
+  Plan plan;
+  Connection root;
+  root.user = "root";
+  root.groups = request.root_groups;
+
+  const OptionKey permit{find_keyword("PermitRootLogin"), {}};
+  const OptionKey password{find_keyword("PasswordAuthentication"), {}};
+  const bool has_lead = !model.contexts.empty() && model.contexts[0].parent < 0 &&
+                        !is_vendor_file(model.contexts[0].file) &&
+                        same_criteria(model.contexts[0].block->criteria, root_block_criteria());
+  const int lead = has_lead ? 0 : -1;
+  std::vector<const Entry*> removed;
+  const auto is_removed = [&](const Entry& e) { return std::find(removed.begin(), removed.end(), &e) != removed.end(); };
+
+  // disable: drop the root block's password override and its permissive PermitRootLogin.
+  if (!request.enable && has_lead) {
+    for (const Entry* e : lines_in_context(model, lead, password)) removed.push_back(e);
+    for (const Entry* e : lines_in_context(model, lead, permit))
+      if (!same_values(*permit.keyword, option_values(*e, permit), {"no"})) removed.push_back(e);
+  }
+
+  struct Wanted {
+    const OptionKey* key;
+    std::string value;
+    std::string fallback;  // sshd's default
+    bool global_ok;        // may the global line change? (not for a root-only override)
+  };
+  std::vector<Wanted> wanted;
+  if (request.enable) {
+    wanted.push_back({&permit, request.permit, "prohibit-password", true});
+    if (request.password) wanted.push_back({&password, "yes", "yes", false});
+  } else {
+    wanted.push_back({&permit, "no", "prohibit-password", true});
+  }
+
+  std::vector<Setting> overrides;
+  bool new_block = !has_lead;
+  for (const auto& w : wanted) {
+    const Keyword& kw = *w.key->keyword;
+    const Deciders d = possible_deciders(model, *w.key, root, is_removed);
+    bool lines_conflict = false;
+    for (const Entry* e : d.lines) {
+      if (same_values(kw, option_values(*e, *w.key), {w.value})) continue;
+      lines_conflict = true;
+      // The root block itself says otherwise: leave its line alone, put a block before it.
+      if (e->context == lead) new_block = true;
+    }
+    auto global = resolve_global(model, *w.key).values;
+    if (global.empty()) global = {w.fallback};
+    const bool global_conflicts = d.global && !same_values(kw, global, {w.value});
+    if (!lines_conflict && !global_conflicts) continue;
+    if (!lines_conflict && w.global_ok) {
+      plan.append(plan_set(model, *w.key, {w.value}));
+    } else {
+      overrides.push_back({std::string(kw.name), {w.value}});
+    }
+  }
+
+  for (const Entry* e : removed) plan.edits.push_back(remove(*e));
+  const bool lead_emptied = has_lead && !removed.empty() && removed.size() == model.contexts[0].block->settings.size();
+  if (lead_emptied && overrides.empty()) {
+    // Nothing is left in the root block: remove the block rather than leave it empty.
+    std::erase_if(plan.edits, [&](const Edit& e) { return e.kind == Edit::Kind::kRemove && is_removed_path(removed, e.path); });
+    plan.edits.push_back(Edit{Edit::Kind::kRemove, model.contexts[0].block->path, model.contexts[0].file, {}, {}, {}});
+  }
+  if (overrides.empty()) return plan;
+
+  if (!new_block) {
+    for (const auto& s : overrides)
+      plan.edits.push_back(
+          Edit{Edit::Kind::kAppendToBlock, model.contexts[0].block->path, model.contexts[0].file, s, {}, {}});
+  } else if (!model.contexts.empty()) {
+    const auto& first = model.contexts[0];
+    if (is_vendor_file(first.file))
+      throw Error(ErrorKind::kUnsupported,
+                  "the first Match block is in a vendor file; sshdctl cannot place a 'Match User root' block "
+                  "before it",
+                  Location{{}, first.file, first.block->line});
+    plan.edits.push_back(Edit{Edit::Kind::kNewBlock, first.block->path, first.file, {}, root_block_criteria(), overrides});
+    plan.notes.push_back({Location{{}, first.file, first.block->line},
+                          "added 'Match User root' before this block, so it is the first block that matches root"});
+  } else {
+    const std::string file = is_vendor_file(model.main_file) ? kOverrideDropIn : model.main_file;
+    plan.edits.push_back(Edit{Edit::Kind::kNewBlock, {}, file, {}, root_block_criteria(), overrides});
+  }
+  return plan;
+}
+
+}  // namespace sshdctl::config

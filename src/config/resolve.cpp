@@ -1,0 +1,128 @@
+#include "sshdctl/config/resolve.h"
+
+#include "sshdctl/common/text.h"
+
+namespace sshdctl::config {
+
+namespace {
+
+// Collects the effective value over the entries accepted by `active`.
+template <typename Active>
+Effective collect(const Model& model, const OptionKey& key, Active active) {
+  Effective result;
+  const bool accumulates = key.keyword->combine == Combine::kAccumulate;
+  for (const auto& entry : model.entries) {
+    if (!sets_option(entry, key) || !active(entry)) continue;
+    if (result.sources.empty() || accumulates) {
+      const auto values = option_values(entry, key);
+      result.values.insert(result.values.end(), values.begin(), values.end());
+      result.sources.push_back(&entry);
+    } else {
+      result.ignored.push_back(&entry);
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.size() != b.size()) return false;
+  const bool fold = keyword.grammar == Grammar::kYesNo || keyword.grammar == Grammar::kEnum;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x = text::unquote(a[i]);
+    const auto y = text::unquote(b[i]);
+    if (fold ? !text::iequals(x, y) : x != y) return false;
+  }
+  return true;
+}
+
+const Keyword* option_of(std::string_view written) {
+  if (text::iequals(written, "ChallengeResponseAuthentication")) return find_keyword("KbdInteractiveAuthentication");
+  if (text::iequals(written, "PubkeyAcceptedKeyTypes")) return find_keyword("PubkeyAcceptedAlgorithms");
+  if (text::iequals(written, "HostbasedAcceptedKeyTypes")) return find_keyword("HostbasedAcceptedAlgorithms");
+  return find_keyword(written);
+}
+
+bool sets_option(const Entry& entry, const OptionKey& key) {
+  if (option_of(entry.directive->keyword) != key.keyword) return false;
+  if (key.keyword->combine != Combine::kPerSubsystem) return true;
+  return !entry.directive->args.empty() && entry.directive->args[0] == key.subsystem;
+}
+
+std::vector<std::string> option_values(const Entry& entry, const OptionKey& key) {
+  const auto& args = entry.directive->args;
+  if (key.keyword->combine == Combine::kPerSubsystem && !args.empty())
+    return std::vector<std::string>(args.begin() + 1, args.end());
+  return args;
+}
+
+bool is_baseline_context(const Model& model, int context) {
+  for (int c = context; c >= 0; c = model.contexts[static_cast<std::size_t>(c)].parent)
+    if (!model.contexts[static_cast<std::size_t>(c)].block->is_all()) return false;
+  return true;
+}
+
+Effective resolve_global(const Model& model, const OptionKey& key) {
+  Effective result =
+      collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
+  for (const auto& entry : model.entries)
+    if (entry.context >= 0 && !is_baseline_context(model, entry.context) && sets_option(entry, key))
+      result.uncertain.push_back(&entry);
+  return result;
+}
+
+Effective resolve_for(const Model& model, const OptionKey& key, const Connection& conn, Unknown unknown) {
+  std::vector<const Entry*> uncertain;
+  Effective in_match = collect(model, key, [&](const Entry& entry) {
+    if (entry.context < 0) return false;
+    const Tri t = evaluate_context(model, entry.context, conn);
+    if (t == Tri::kMaybe) {
+      uncertain.push_back(&entry);
+      return unknown == Unknown::kAssume;
+    }
+    return t == Tri::kYes;
+  });
+  Effective result;
+  if (!in_match.sources.empty()) {
+    result = std::move(in_match);
+    result.from_match = true;
+    // The global lines lose too.
+    for (const auto& entry : model.entries)
+      if (is_baseline_context(model, entry.context) && entry.context < 0 && sets_option(entry, key))
+        result.ignored.push_back(&entry);
+  } else {
+    result = collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
+  }
+  result.uncertain = std::move(uncertain);
+  return result;
+}
+
+Deciders possible_deciders(const Model& model, const OptionKey& key, const Connection& conn,
+                           const std::function<bool(const Entry&)>& skip) {
+  Deciders d;
+  for (const auto& entry : model.entries) {
+    if (entry.context < 0 || !sets_option(entry, key) || (skip && skip(entry))) continue;
+    const Tri t = evaluate_context(model, entry.context, conn);
+    if (t == Tri::kNo) continue;
+    d.lines.push_back(&entry);
+    if (t == Tri::kYes) {
+      d.global = false;
+      break;
+    }
+  }
+  return d;
+}
+
+bool certainly(const Model& model, const OptionKey& key, const Connection& conn, const std::string& value,
+               const std::string& fallback) {
+  const Deciders d = possible_deciders(model, key, conn);
+  for (const Entry* e : d.lines)
+    if (!same_values(*key.keyword, option_values(*e, key), {value})) return false;
+  if (!d.global) return true;
+  auto global = resolve_global(model, key).values;
+  if (global.empty()) global = {fallback};
+  return same_values(*key.keyword, global, {value});
+}
+
+}  // namespace sshdctl::config

@@ -1,0 +1,137 @@
+#include "sshdctl/config/validate.h"
+
+#include "sshdctl/common/error.h"
+#include "sshdctl/common/text.h"
+#include "sshdctl/config/model.h"
+
+namespace sshdctl::config {
+
+namespace {
+
+constexpr const char* kSshd = "/usr/sbin/sshd";
+constexpr const char* kPrivsepDir = "/run/sshd";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  if (from.empty()) return s;
+  for (std::size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+    s.replace(pos, from.size(), to);
+  return s;
+}
+
+}  // namespace
+
+std::string rewrite_includes(const std::string& content, const std::string& prefix) {
+  std::string out;
+  out.reserve(content.size());
+  for (const auto& line : text::lines(content)) {
+    const auto start = line.find_first_not_of(" \t");
+    const bool include = start != std::string::npos && line.size() >= start + 7 &&
+                         text::iequals(std::string_view(line).substr(start, 7), "include") &&
+                         (line.size() == start + 7 || std::string_view(" \t=").find(line[start + 7]) != std::string::npos);
+    if (!include) {
+      out += line + "\n";
+      continue;
+    }
+    std::string rest = line.substr(start + 7);
+    const auto value_start = rest.find_first_not_of(" \t=");
+    std::vector<std::string> words = text::split_words(value_start == std::string::npos ? "" : rest.substr(value_start));
+    std::string rewritten = line.substr(0, start) + "Include";
+    bool comment = false;
+    for (const auto& word : words) {
+      if (comment || (!word.empty() && word[0] == '#')) {
+        comment = true;
+        rewritten += " " + word;
+        continue;
+      }
+      const bool quoted = word.size() >= 2 && word.front() == '"';
+      const std::string path = prefix + include_pattern_path(text::unquote(word));
+      rewritten += " " + (quoted ? "\"" + path + "\"" : path);
+    }
+    out += rewritten + "\n";
+  }
+  if (!content.empty() && content.back() != '\n' && !out.empty()) out.pop_back();
+  return out;
+}
+
+std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>& files, const std::string& main_file,
+                                       const std::vector<std::string>& args) {
+  SshdRun run;
+  host::Host* runner = &target_;
+  bool foreign = false;
+  if (target_.offline() && !target_.has_program(kSshd)) {
+    if (!controller_.has_program(kSshd)) return std::nullopt;
+    runner = &controller_;
+    foreign = true;
+    run.notes.push_back(target_.name() + " has no " + kSshd + ": checked with this machine's sshd instead");
+  }
+  run.validator = foreign ? "sshd of this machine" : "sshd of " + target_.name();
+
+  const std::string scratch = runner->make_scratch_dir();
+  struct Cleanup {
+    host::Host* host;
+    std::string dir;
+    bool privsep_made = false;
+    ~Cleanup() {
+      if (privsep_made) host->remove_dir(kPrivsepDir);
+      host->remove_scratch_dir(dir);
+    }
+  } cleanup{runner, scratch};
+
+  for (const auto& [path, content] : files) runner->write_scratch_file(scratch + path, rewrite_includes(content, scratch));
+  // sshd refuses to start, even in test mode, without its privilege separation directory,
+  // which only exists while sshd runs; an offline root or this machine may not have it.
+  if (!runner->stat(kPrivsepDir).exists && (target_.offline() || foreign))
+    cleanup.privsep_made = runner->make_dir(kPrivsepDir, 0755);
+
+  std::vector<std::string> argv{kSshd};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"-f", scratch + main_file});
+  if (foreign) {
+    // The foreign root's host keys are not this machine's; give sshd a throw-away one.
+    const auto keygen = runner->run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", scratch + "/hostkey"});
+    if (keygen.exit_code == 0) argv.insert(argv.end(), {"-h", scratch + "/hostkey"});
+  }
+  run.result = runner->run(argv);
+  run.result.out = replace_all(run.result.out, scratch, "");
+  run.result.err = replace_all(run.result.err, scratch, "");
+  return run;
+}
+
+std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::string>& files,
+                                              const std::string& main_file) {
+  auto run = this->run(files, main_file, {"-t"});
+  if (!run) {
+    if (!target_.offline())
+      throw Error(ErrorKind::kNotFound, std::string("cannot validate: ") + kSshd + " is missing",
+                  Location{target_.name(), {}, 0});
+    return {"NOT VALIDATED: neither " + target_.name() + " nor this machine has " + kSshd};
+  }
+  if (run->result.exit_code != 0) {
+    const std::string said = text::trim(run->result.err + run->result.out);
+    throw Error(ErrorKind::kRejected, "sshd -t rejected the new configuration; nothing was changed",
+                Location{target_.name(), main_file, 0})
+        .with_detail(said);
+  }
+  run->notes.push_back("validated with sshd -t (" + run->validator + ")");
+  return run->notes;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> SshdOracle::effective(
+    const std::map<std::string, std::string>& files, const std::string& main_file, const std::string& spec) {
+  std::vector<std::string> args{"-T"};
+  if (!spec.empty()) args.insert(args.end(), {"-C", spec});
+  auto run = this->run(files, main_file, args);
+  if (!run) return std::nullopt;
+  if (run->result.exit_code != 0)
+    throw Error(ErrorKind::kRejected, "sshd -T failed", Location{target_.name(), main_file, 0})
+        .with_detail(text::trim(run->result.err));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& line : text::lines(run->result.out)) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    out.emplace_back(line.substr(0, space), line.substr(space + 1));
+  }
+  return out;
+}
+
+}  // namespace sshdctl::config

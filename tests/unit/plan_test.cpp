@@ -1,0 +1,160 @@
+#include "sshdctl/config/plan.h"
+
+#include <gtest/gtest.h>
+
+#include "model_builder.h"
+
+namespace sshdctl::config {
+namespace {
+
+using testing::block;
+using testing::line;
+using testing::Tree;
+
+OptionKey key(const char* name) { return OptionKey{find_keyword(name), {}}; }
+constexpr const char* kMain = "/etc/ssh/sshd_config";
+constexpr const char* kCloudInit = "/etc/ssh/sshd_config.d/50-cloud-init.conf";
+
+TEST(PlanSet, EditsTheWinningLineInTheDropIn) {
+  const Tree t = testing::debian_cloud();
+  const Model m = t.model();
+  const Plan plan = plan_set(m, key("PasswordAuthentication"), {"yes"});
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(plan.edits[0].file, kCloudInit);
+  EXPECT_EQ(plan.edits[0].setting.args, std::vector<std::string>{"yes"});
+}
+
+TEST(PlanSet, ChangesNothingWhenTheValueIsAlreadyEffective) {
+  const Tree t = testing::debian_cloud();
+  const Model m = t.model();
+  EXPECT_TRUE(plan_set(m, key("PermitRootLogin"), {"no"}).empty());
+  EXPECT_TRUE(plan_set(m, key("usepam"), {"YES"}).empty());
+}
+
+TEST(PlanSet, InsertsAMissingKeywordIntoTheMainFile) {
+  const Tree t = testing::debian_cloud();
+  const Model m = t.model();
+  const Plan plan = plan_set(m, key("Banner"), {"/etc/issue.net"});
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kInsertGlobal);
+  EXPECT_EQ(plan.edits[0].file, kMain);
+}
+
+TEST(PlanSet, ReportsLinesThatLose) {
+  Tree t = testing::debian_cloud();
+  t.files[kMain].global.push_back(line(120, "PasswordAuthentication", {"yes"}));
+  const Plan plan = plan_set(t.model(), key("PasswordAuthentication"), {"no"});
+  EXPECT_TRUE(plan.edits.empty());
+  ASSERT_EQ(plan.notes.size(), 1U);
+  EXPECT_EQ(plan.notes[0].where.line, 120);
+  EXPECT_NE(plan.notes[0].text.find("has no effect"), std::string::npos);
+}
+
+TEST(PlanSet, AccumulatingKeywordKeepsOneLine) {
+  Tree t = testing::debian_cloud();
+  t.files[kMain].global.push_back(line(14, "Port", {"22"}));
+  t.files[kCloudInit].global.push_back(line(2, "Port", {"2222"}));
+  const Plan plan = plan_set(t.model(), key("Port"), {"2200"});
+  ASSERT_EQ(plan.edits.size(), 2U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(plan.edits[0].file, kCloudInit);
+  EXPECT_EQ(plan.edits[1].kind, Edit::Kind::kRemove);
+  EXPECT_EQ(plan.edits[1].file, kMain);
+}
+
+TEST(PlanSet, VendorFilesAreOverriddenFromEtc) {
+  Tree t;
+  t.file("/usr/etc/ssh/sshd_config", {line(1, "Include", {"/etc/ssh/sshd_config.d/*.conf"}),
+                                      line(5, "PermitRootLogin", {"no"})});
+  t.glob("/etc/ssh/sshd_config.d/*.conf", {});
+  const Plan plan = plan_set(t.model("/usr/etc/ssh/sshd_config"), key("PermitRootLogin"), {"yes"});
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kInsertGlobal);
+  EXPECT_EQ(plan.edits[0].file, kOverrideDropIn);
+}
+
+TEST(PlanSetInBlock, EditsTheExistingBlockOrAppendsANewOne) {
+  Tree t;
+  t.file(kMain, {line(1, "PermitRootLogin", {"no"})},
+         {block(10, {{"User", "guest"}}, {line(11, "X11Forwarding", {"yes"})})});
+  const Model m = t.model();
+  const Plan existing = plan_set_in_block(m, key("X11Forwarding"), {"no"}, parse_criteria("user guest"));
+  ASSERT_EQ(existing.edits.size(), 1U);
+  EXPECT_EQ(existing.edits[0].kind, Edit::Kind::kReplace);
+  const Plan append = plan_set_in_block(m, key("AllowTcpForwarding"), {"no"}, parse_criteria("User guest"));
+  ASSERT_EQ(append.edits.size(), 1U);
+  EXPECT_EQ(append.edits[0].kind, Edit::Kind::kAppendToBlock);
+  const Plan fresh = plan_set_in_block(m, key("X11Forwarding"), {"no"}, parse_criteria("User root"));
+  ASSERT_EQ(fresh.edits.size(), 1U);
+  EXPECT_EQ(fresh.edits[0].kind, Edit::Kind::kNewBlock);
+  EXPECT_TRUE(fresh.edits[0].path.empty());
+}
+
+TEST(ParseCriteria, RejectsMalformedConditions) {
+  EXPECT_THROW(parse_criteria("User"), Error);
+  EXPECT_THROW(parse_criteria("Usr root"), Error);
+  EXPECT_EQ(parse_criteria("all").size(), 1U);
+  EXPECT_EQ(parse_criteria("user root address 10.0.0.0/8")[1].name, "Address");
+}
+
+TEST(PlanRootLogin, CloudImageGetsGlobalPermitAndARootOnlyPasswordBlock) {
+  const Tree t = testing::debian_cloud();
+  const Model m = t.model();
+  const Plan plan = plan_root_login(m, RootLoginRequest{});
+  ASSERT_EQ(plan.edits.size(), 2U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(plan.edits[0].file, kMain);
+  EXPECT_EQ(plan.edits[0].setting.args, std::vector<std::string>{"yes"});
+  EXPECT_EQ(plan.edits[1].kind, Edit::Kind::kNewBlock);
+  EXPECT_EQ(plan.edits[1].file, kMain);
+  ASSERT_EQ(plan.edits[1].settings.size(), 1U);
+  EXPECT_EQ(plan.edits[1].settings[0].keyword, "PasswordAuthentication");
+}
+
+TEST(PlanRootLogin, PlacesTheRootBlockBeforeTheFirstMatchSshdReads) {
+  Tree t = testing::debian_cloud();
+  t.add_block(kCloudInit, block(5, {{"Address", "10.0.0.0/8"}}, {line(6, "PermitRootLogin", {"no"})}));
+  const Plan plan = plan_root_login(t.model(), RootLoginRequest{});
+  const auto it = std::find_if(plan.edits.begin(), plan.edits.end(),
+                               [](const Edit& e) { return e.kind == Edit::Kind::kNewBlock; });
+  ASSERT_NE(it, plan.edits.end());
+  EXPECT_EQ(it->file, kCloudInit);
+  EXPECT_EQ(it->path, t.files[kCloudInit].blocks[0].path);
+  EXPECT_EQ(it->settings.size(), 2U);  // PermitRootLogin yes and PasswordAuthentication yes
+}
+
+TEST(PlanRootLogin, KeyOnlyLeavesPasswordsAlone) {
+  RootLoginRequest request;
+  request.password = false;
+  request.permit = "prohibit-password";
+  const Tree t = testing::debian_cloud();
+  const Model m = t.model();
+  const Plan plan = plan_root_login(m, request);
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].setting.args, std::vector<std::string>{"prohibit-password"});
+}
+
+TEST(PlanRootLogin, DisableRemovesTheRootBlockItOpened) {
+  Tree t = testing::debian_cloud();
+  t.files[kMain].global[1].args = {"yes"};
+  t.add_block(kMain, block(130, {{"User", "root"}}, {line(131, "PasswordAuthentication", {"yes"})}));
+  RootLoginRequest request;
+  request.enable = false;
+  const Plan plan = plan_root_login(t.model(), request);
+  ASSERT_EQ(plan.edits.size(), 2U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(plan.edits[0].setting.args, std::vector<std::string>{"no"});
+  EXPECT_EQ(plan.edits[1].kind, Edit::Kind::kRemove);
+  EXPECT_EQ(plan.edits[1].path, t.files[kMain].blocks[0].path);
+}
+
+TEST(PlanRootLogin, EnablingTwiceChangesNothing) {
+  Tree t = testing::debian_cloud();
+  t.files[kMain].global[1].args = {"yes"};
+  t.add_block(kMain, block(130, {{"User", "root"}}, {line(131, "PasswordAuthentication", {"yes"})}));
+  EXPECT_TRUE(plan_root_login(t.model(), RootLoginRequest{}).empty());
+}
+
+}  // namespace
+}  // namespace sshdctl::config

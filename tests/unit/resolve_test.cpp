@@ -1,0 +1,137 @@
+#include "sshdctl/config/resolve.h"
+
+#include <gtest/gtest.h>
+
+#include "model_builder.h"
+
+namespace sshdctl::config {
+namespace {
+
+using testing::block;
+using testing::line;
+using testing::Tree;
+
+OptionKey key(const char* name) { return OptionKey{find_keyword(name), {}}; }
+
+Connection user(const std::string& name, std::optional<std::string> addr = std::nullopt) {
+  Connection c;
+  c.user = name;
+  c.groups = std::vector<std::string>{name};
+  c.addr = std::move(addr);
+  c.host = c.addr;
+  return c;
+}
+
+TEST(Flatten, ExpandsIncludesInPlace) {
+  const Tree t = testing::debian_cloud();
+  const Model m = t.model();
+  ASSERT_EQ(m.files.size(), 2U);
+  EXPECT_EQ(m.files[1], "/etc/ssh/sshd_config.d/50-cloud-init.conf");
+  EXPECT_EQ(m.entries.front().directive->keyword, "PasswordAuthentication");
+}
+
+TEST(ResolveGlobal, DropInIncludedFirstBeatsTheMainFile) {
+  Tree t = testing::debian_cloud();
+  t.files["/etc/ssh/sshd_config"].global.push_back(line(120, "PasswordAuthentication", {"yes"}));
+  const Model m = t.model();
+  const auto eff = resolve_global(m, key("PasswordAuthentication"));
+  EXPECT_EQ(eff.values, std::vector<std::string>{"no"});
+  ASSERT_EQ(eff.sources.size(), 1U);
+  EXPECT_EQ(eff.sources[0]->file, "/etc/ssh/sshd_config.d/50-cloud-init.conf");
+  ASSERT_EQ(eff.ignored.size(), 1U);
+  EXPECT_EQ(eff.ignored[0]->directive->line, 120);
+}
+
+TEST(ResolveGlobal, KeywordsAreCaseInsensitiveAndAliasesCount) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "challengeresponseauthentication", {"no"}),
+                                  line(2, "KbdInteractiveAuthentication", {"yes"})});
+  const auto eff = resolve_global(t.model(), key("KbdInteractiveAuthentication"));
+  EXPECT_EQ(eff.values, std::vector<std::string>{"no"});
+}
+
+TEST(ResolveGlobal, AccumulatesPortsAcrossFiles) {
+  Tree t = testing::debian_cloud();
+  t.files["/etc/ssh/sshd_config"].global.push_back(line(14, "Port", {"22"}));
+  t.files["/etc/ssh/sshd_config.d/50-cloud-init.conf"].global.push_back(line(2, "port", {"2222"}));
+  const auto eff = resolve_global(t.model(), key("Port"));
+  EXPECT_EQ(eff.values, (std::vector<std::string>{"2222", "22"}));
+  EXPECT_EQ(eff.sources.size(), 2U);
+}
+
+TEST(ResolveFor, MatchingBlockBeatsGlobalValueWhereverItIs) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "PermitRootLogin", {"no"})},
+         {block(10, {{"User", "root"}}, {line(11, "PermitRootLogin", {"yes"})})});
+  const Model m = t.model();
+  const auto for_root = resolve_for(m, key("PermitRootLogin"), user("root"), Unknown::kIgnore);
+  EXPECT_EQ(for_root.values, std::vector<std::string>{"yes"});
+  EXPECT_TRUE(for_root.from_match);
+  EXPECT_EQ(resolve_for(m, key("PermitRootLogin"), user("alice"), Unknown::kIgnore).values,
+            std::vector<std::string>{"no"});
+  const auto global = resolve_global(m, key("PermitRootLogin"));
+  EXPECT_EQ(global.values, std::vector<std::string>{"no"});
+  EXPECT_EQ(global.uncertain.size(), 1U);
+}
+
+TEST(ResolveFor, FirstMatchingBlockWins) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {},
+         {block(10, {{"User", "*"}}, {line(11, "PasswordAuthentication", {"no"})}),
+          block(20, {{"User", "root"}}, {line(21, "PasswordAuthentication", {"yes"})})});
+  EXPECT_EQ(resolve_for(t.model(), key("PasswordAuthentication"), user("root"), Unknown::kIgnore).values,
+            std::vector<std::string>{"no"});
+}
+
+TEST(ResolveFor, AddressBlocksAreUncertainWithoutAnAddress) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "PasswordAuthentication", {"yes"})},
+         {block(10, {{"Address", "10.0.0.0/8"}}, {line(11, "PasswordAuthentication", {"no"})})});
+  const Model m = t.model();
+  EXPECT_EQ(resolve_for(m, key("PasswordAuthentication"), user("root"), Unknown::kIgnore).values,
+            std::vector<std::string>{"yes"});
+  EXPECT_EQ(resolve_for(m, key("PasswordAuthentication"), user("root"), Unknown::kAssume).values,
+            std::vector<std::string>{"no"});
+  EXPECT_EQ(resolve_for(m, key("PasswordAuthentication"), user("root", "10.9.9.9"), Unknown::kIgnore).values,
+            std::vector<std::string>{"no"});
+}
+
+TEST(ResolveFor, IncludeInsideMatchNeedsBothBlocks) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {},
+         {block(10, {{"User", "admin"}}, {line(11, "Include", {"/etc/ssh/admin.conf"})})});
+  t.file("/etc/ssh/admin.conf", {line(1, "X11Forwarding", {"yes"})},
+         {block(3, {{"Address", "10.0.0.0/8"}}, {line(4, "PermitRootLogin", {"yes"})})});
+  const Model m = t.model();
+  EXPECT_EQ(resolve_for(m, key("X11Forwarding"), user("admin"), Unknown::kIgnore).values,
+            std::vector<std::string>{"yes"});
+  EXPECT_TRUE(resolve_for(m, key("X11Forwarding"), user("bob"), Unknown::kIgnore).values.empty());
+  EXPECT_EQ(resolve_for(m, key("PermitRootLogin"), user("admin", "10.0.0.1"), Unknown::kIgnore).values,
+            std::vector<std::string>{"yes"});
+  EXPECT_TRUE(resolve_for(m, key("PermitRootLogin"), user("root", "10.0.0.1"), Unknown::kIgnore).values.empty());
+}
+
+TEST(ResolveGlobal, MatchAllLinesAreGlobal) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {},
+         {block(1, {{"User", "guest"}}, {line(2, "X11Forwarding", {"no"})}),
+          block(3, {{"all", ""}}, {line(4, "PermitRootLogin", {"no"})})});
+  EXPECT_EQ(resolve_global(t.model(), key("PermitRootLogin")).values, std::vector<std::string>{"no"});
+  EXPECT_TRUE(resolve_global(t.model(), key("X11Forwarding")).values.empty());
+}
+
+TEST(ResolveGlobal, SubsystemIsKeyedByName) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "Subsystem", {"sftp", "internal-sftp"}),
+                                  line(2, "Subsystem", {"backup", "/usr/bin/backup", "-q"}),
+                                  line(3, "Subsystem", {"SFTP", "/usr/lib/sftp-server"})});
+  const Model m = t.model();
+  const auto sftp = resolve_global(m, OptionKey{find_keyword("Subsystem"), "sftp"});
+  EXPECT_EQ(sftp.values, std::vector<std::string>{"internal-sftp"});
+  EXPECT_TRUE(sftp.ignored.empty());  // "SFTP" is another subsystem: sshd compares names exactly
+  EXPECT_EQ(resolve_global(m, OptionKey{find_keyword("Subsystem"), "backup"}).values,
+            (std::vector<std::string>{"/usr/bin/backup", "-q"}));
+}
+
+}  // namespace
+}  // namespace sshdctl::config
