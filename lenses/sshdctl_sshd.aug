@@ -214,9 +214,14 @@ let subsystem_kw = /Subsystem/i
 let match_kw = /Match/i
 
 (* Variable: scalar_kw
-   Any other keyword *)
-let scalar_kw = /[A-Za-z][A-Za-z0-9]*/
-              - (space_list_kw | comma_list_kw | subsystem_kw | match_kw)
+   Any other keyword. The list keywords and Subsystem are NOT subtracted from it: the
+   union in `entry` tries them first, and Augeas's get and put both take the first
+   alternative of a union that fits. Subtracting them made Augeas derive a regular
+   expression so large that compiling it took ~100 ms at every start; ordering costs
+   nothing. The price: type checking reports the (intended) overlap, so the lens tests
+   run without it, and a malformed list such as "Ciphers a, b" parses as a scalar (sshd -t
+   rejects it before sshdctl writes anything). *)
+let scalar_kw = /[A-Za-z][A-Za-z0-9]*/ - match_kw
 
 (* View: scalar *)
 let scalar (dflt:string) =
@@ -245,7 +250,7 @@ let subsystem (dflt:string) =
 (* View: entry
    Any line but a Match line *)
 let entry (dflt:string) =
-    scalar dflt | space_list dflt | comma_list dflt | subsystem dflt
+    space_list dflt | comma_list dflt | subsystem dflt | scalar dflt
   | comment dflt | empty
 
 (************************************************************************

@@ -87,9 +87,14 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"-f", scratch + main_file});
   if (foreign) {
-    // The foreign root's host keys are not this machine's; give sshd a throw-away one.
-    const auto keygen = runner->run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", scratch + "/hostkey"});
-    if (keygen.exit_code == 0) argv.insert(argv.end(), {"-h", scratch + "/hostkey"});
+    // The foreign root's HostKey paths mean nothing here; sshd needs one key it can load:
+    // this machine's own, or else a throw-away one.
+    std::string key = "/etc/ssh/ssh_host_ed25519_key";
+    if (!runner->stat(key).regular) {
+      key = scratch + "/hostkey";
+      runner->run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
+    }
+    argv.insert(argv.end(), {"-h", key});
   }
   run.result = runner->run(argv);
   run.result.out = replace_all(run.result.out, scratch, "");

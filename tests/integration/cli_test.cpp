@@ -1,0 +1,188 @@
+// The sshdctl binary against offline roots: bad input is refused with a clear error and
+// changes nothing; good input edits exactly what it should and keeps the file's layout.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "support.h"
+
+namespace sshdctl::testing {
+namespace {
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { use("debian12-cloud"); }
+  void use(const std::string& fixture) {
+    root_ = tmp_.path / fixture;
+    copy_fixture(fixture, root_);
+  }
+  CommandRun in_root(const std::string& args) { return sshdctl("--root " + quote(root_.string()) + " " + args); }
+  std::string config(const std::string& file = "etc/ssh/sshd_config") { return read(root_ / file); }
+
+  TempDir tmp_;
+  fs::path root_;
+};
+
+TEST_F(Cli, UnknownKeywordIsRefusedWithTheClosestOne) {
+  const auto before = config();
+  const auto r = in_root("set PermitRootLogn yes");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown keyword 'PermitRootLogn'; did you mean 'PermitRootLogin'?"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before);
+}
+
+TEST_F(Cli, InvalidValueIsRefusedWithTheAllowedValues) {
+  const auto r = in_root("set PermitRootLogin maybe");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("allowed: yes, prohibit-password, without-password, forced-commands-only, no"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(in_root("set Port 70000").code, 2);
+  EXPECT_EQ(in_root("set PasswordAuthentication true").code, 2);
+}
+
+TEST_F(Cli, MalformedMatchConditionsAndGlobalOnlyKeywordsAreRefused) {
+  EXPECT_EQ(in_root("set X11Forwarding no --match 'Usr root'").code, 2);
+  EXPECT_EQ(in_root("set X11Forwarding no --match 'User'").code, 2);
+  const auto r = in_root("set Port 2222 --match 'User root'");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("not allowed inside a Match block"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, UnparseableFileIsRefusedWithFileAndLineAndLeftAlone) {
+  const std::string broken = config() + "PermitRootLogin\n";
+  write(root_ / "etc/ssh/sshd_config", broken);
+  const int line = static_cast<int>(std::count(broken.begin(), broken.end(), '\n'));
+  const auto r = in_root("root-login enable");
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:" + std::to_string(line)), std::string::npos) << r.out;
+  EXPECT_EQ(config(), broken);
+}
+
+TEST_F(Cli, ConfigurationSshdRejectsIsNeverWritten) {
+  const auto before = config();
+  const auto r = in_root("set Ciphers nosuchcipher");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("sshd -t rejected"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nosuchcipher"), std::string::npos) << "sshd's own message is shown: " << r.out;
+  EXPECT_EQ(config(), before);
+}
+
+TEST_F(Cli, NothingToDoSaysUnchangedAndWritesNothing) {
+  struct stat before {};
+  ASSERT_EQ(::stat((root_ / "etc/ssh/sshd_config").c_str(), &before), 0);
+  const auto r = in_root("set PermitRootLogin no");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("unchanged"), std::string::npos);
+  struct stat after {};
+  ASSERT_EQ(::stat((root_ / "etc/ssh/sshd_config").c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "the file was replaced";
+}
+
+TEST_F(Cli, DryRunPrintsTheDiffAndWritesNothing) {
+  const auto before = config("etc/ssh/sshd_config.d/50-cloud-init.conf");
+  const auto r = in_root("--dry-run set PasswordAuthentication yes");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("-PasswordAuthentication no\n+PasswordAuthentication yes"), std::string::npos) << r.out;
+  EXPECT_EQ(config("etc/ssh/sshd_config.d/50-cloud-init.conf"), before);
+}
+
+TEST_F(Cli, GlobalSetEditsTheDropInThatWins) {
+  const auto r = in_root("set PasswordAuthentication yes");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(config("etc/ssh/sshd_config.d/50-cloud-init.conf"), "PasswordAuthentication yes\n");
+}
+
+TEST_F(Cli, ReplacementKeepsModeAndOwner) {
+  const auto path = root_ / "etc/ssh/sshd_config";
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chown(path.c_str(), 1234, 4321), 0);
+  EXPECT_EQ(in_root("set PermitRootLogin yes").code, 0);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600U);
+  EXPECT_EQ(st.st_uid, 1234U);
+  EXPECT_EQ(st.st_gid, 4321U);
+}
+
+TEST_F(Cli, SeparatorAndSpellingOfTheEditedLineAreKept) {
+  use("hostile-equals");
+  EXPECT_EQ(in_root("set PermitRootLogin prohibit-password").code, 0);
+  EXPECT_NE(config().find("\nPermitRootLogin=prohibit-password\n"), std::string::npos) << config();
+  use("hostile-lowercase");
+  const auto r = in_root("set PermitRootLogin yes");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(config().find("\npermitrootlogin yes"), std::string::npos) << config();
+}
+
+TEST_F(Cli, MissingFinalNewlineStaysMissing) {
+  use("hostile-trailing-match");
+  ASSERT_NE(config().back(), '\n');
+  EXPECT_EQ(in_root("set X11Forwarding no").code, 0);
+  EXPECT_NE(config().back(), '\n');
+}
+
+TEST_F(Cli, MatchEditCreatesTheBlockOnceAndThenEditsIt) {
+  const auto before = config();
+  EXPECT_EQ(in_root("set X11Forwarding no --match 'User guest'").code, 0);
+  EXPECT_EQ(config(), before + "Match User guest\n  X11Forwarding no\n");
+  EXPECT_EQ(in_root("set X11Forwarding no --match 'User guest'").code, 3);
+  EXPECT_EQ(in_root("set X11Forwarding yes --match 'user guest'").code, 0);
+  EXPECT_EQ(config(), before + "Match User guest\n  X11Forwarding yes\n");
+  EXPECT_EQ(in_root("unset X11Forwarding --match 'User guest'").code, 0);
+  EXPECT_EQ(config(), before) << "removing the last setting removes the block";
+}
+
+TEST_F(Cli, UnsetRemovesTheLineAndTheDefaultApplies) {
+  EXPECT_EQ(in_root("unset PermitRootLogin").code, 0);
+  EXPECT_EQ(config().find("\nPermitRootLogin "), std::string::npos);
+  const auto r = in_root("show PermitRootLogin");
+  EXPECT_NE(r.out.find("PermitRootLogin (sshd default)"), std::string::npos) << r.out;
+  EXPECT_EQ(in_root("unset PermitRootLogin").code, 3);
+}
+
+TEST_F(Cli, LinesThatLoseAreReported) {
+  use("hostile-dropin-override");
+  const auto r = in_root("set PermitRootLogin no");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:6: 'PermitRootLogin yes' has no effect"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, VendorFileIsOverriddenFromEtc) {
+  use("opensuse");
+  const auto vendor = config("usr/etc/ssh/sshd_config");
+  const auto r = in_root("set PermitRootLogin no");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(config("usr/etc/ssh/sshd_config"), vendor);
+  EXPECT_EQ(config("etc/ssh/sshd_config.d/00-sshdctl.conf"), "PermitRootLogin no\n");
+  const auto show = in_root("show PermitRootLogin --user root --addr 192.0.2.1 --compare");
+  EXPECT_NE(show.out.find("sshd -T: no"), std::string::npos) << show.out;
+}
+
+TEST_F(Cli, MissingConfigurationIsAClearError) {
+  TempDir empty;
+  const auto r = sshdctl("--root " + quote(empty.path.string()) + " show");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("no sshd configuration"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, JsonOutputCarriesStatusAndErrors) {
+  const auto ok = in_root("--json set PermitRootLogin yes");
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.out.rfind("{\"host\":", 0), 0U) << ok.out;
+  EXPECT_NE(ok.out.find("\"status\":\"changed\""), std::string::npos);
+  const auto bad = in_root("--json set PermitRootLogin maybe");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("\"status\":\"error\",\"kind\":\"bad-input\""), std::string::npos) << bad.out;
+}
+
+TEST_F(Cli, HelpTeachesTheVerbsAndExitCodes) {
+  const auto r = sshdctl("--help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* word : {"show", "set", "unset", "root-login", "--dry-run", "--root", "Exit codes", "unchanged"})
+    EXPECT_NE(r.out.find(word), std::string::npos) << word;
+  EXPECT_EQ(sshdctl("frobnicate").code, 2);
+}
+
+}  // namespace
+}  // namespace sshdctl::testing
