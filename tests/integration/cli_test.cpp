@@ -1,6 +1,7 @@
 // The sshdctl binary against offline roots: bad input is refused with a clear error and
 // changes nothing; good input edits exactly what it should and keeps the file's layout.
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -103,6 +104,45 @@ TEST_F(Cli, ReplacementKeepsModeAndOwner) {
   EXPECT_EQ(st.st_mode & 07777, 0600U);
   EXPECT_EQ(st.st_uid, 1234U);
   EXPECT_EQ(st.st_gid, 4321U);
+}
+
+TEST_F(Cli, ReplacementKeepsExtendedAttributes) {
+  const auto path = root_ / "etc/ssh/sshd_config";
+  const std::string label = "system_u:object_r:etc_t:s0";
+  if (::setxattr(path.c_str(), "user.sshdctl.label", label.data(), label.size(), 0) != 0)
+    GTEST_SKIP() << "this filesystem has no user extended attributes";
+  EXPECT_EQ(in_root("set PermitRootLogin yes").code, 0);
+  char value[64] = {};
+  const ssize_t n = ::getxattr(path.c_str(), "user.sshdctl.label", value, sizeof value);
+  ASSERT_GT(n, 0) << "the attribute was lost";
+  EXPECT_EQ(std::string(value, static_cast<std::size_t>(n)), label);
+}
+
+// Include as sshd does it: relative patterns under /etc/ssh, lexical glob order, Include
+// inside a Match block, nested includes, a pattern that matches nothing. sshd -T decides.
+TEST_F(Cli, IncludeTreeResolvesLikeSshd) {
+  TempDir t;
+  const fs::path r = t.path;
+  write(r / "etc/ssh/sshd_config",
+        "Include conf.d/*.conf /etc/ssh/missing/*.conf\n"
+        "PermitRootLogin yes\nX11Forwarding yes\nMaxAuthTries 6\n"
+        "Match User admin\n  Include /etc/ssh/admin.conf\n");
+  write(r / "etc/ssh/conf.d/20-b.conf", "X11Forwarding no\nMaxAuthTries 4\n");
+  write(r / "etc/ssh/conf.d/10-a.conf", "Include /etc/ssh/nested.conf\nMaxAuthTries 3\n");
+  write(r / "etc/ssh/nested.conf", "PermitRootLogin no\n");
+  write(r / "etc/ssh/admin.conf", "X11Forwarding yes\nMatch Address 10.0.0.0/8\n  MaxAuthTries 9\n");
+  const std::string keys = " show PermitRootLogin X11Forwarding MaxAuthTries --compare";
+  for (const std::string who : {"", " --user root --addr 192.0.2.1", " --user admin --addr 192.0.2.1",
+                                " --user admin --addr 10.1.1.1", " --user root --addr 10.1.1.1"}) {
+    const auto out = sshdctl("--root " + quote(r.string()) + keys + who);
+    EXPECT_EQ(out.code, 0) << who << "\n" << out.out;
+    EXPECT_EQ(out.out.find("MISMATCH"), std::string::npos) << who << "\n" << out.out;
+  }
+  const auto global = sshdctl("--root " + quote(r.string()) + " show PermitRootLogin MaxAuthTries");
+  EXPECT_NE(global.out.find("PermitRootLogin no    # /etc/ssh/nested.conf:1"), std::string::npos) << global.out;
+  EXPECT_NE(global.out.find("MaxAuthTries 3    # /etc/ssh/conf.d/10-a.conf:2"), std::string::npos) << global.out;
+  const auto admin = sshdctl("--root " + quote(r.string()) + " show MaxAuthTries --user admin --addr 10.1.1.1");
+  EXPECT_NE(admin.out.find("MaxAuthTries 9    # /etc/ssh/admin.conf:3 (Match)"), std::string::npos) << admin.out;
 }
 
 TEST_F(Cli, SeparatorAndSpellingOfTheEditedLineAreKept) {
