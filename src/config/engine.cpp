@@ -306,6 +306,7 @@ void ConfigTree::write_setting(const std::string& node, const Setting& setting) 
 }
 
 void ConfigTree::apply(const Plan& plan) {
+  if (plan.edits.empty()) return;  // nothing to render
   // Bind every path first: earlier edits must not shift what later ones point at.
   for (std::size_t i = 0; i < plan.edits.size(); ++i)
     if (!plan.edits[i].path.empty()) aug_->define("e" + std::to_string(i), plan.edits[i].path);
