@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <functional>
 
 #include "sshdctl/common/error.h"
@@ -11,6 +12,7 @@
 #include "sshdctl/config/resolve.h"
 #include "sshdctl/config/validate.h"
 #include "sshdctl/host/accounts.h"
+#include "sshdctl/service/service.h"
 
 namespace sshdctl::cli {
 
@@ -46,10 +48,22 @@ OptionKey option_key(const std::string& name, const std::vector<std::string>& va
   return key;
 }
 
-std::string service_notice(host::Host& target) {
-  if (target.offline()) return "offline root: no service to reload";
-  return "sshd was not reloaded: the running sshd uses the new settings after 'systemctl reload ssh' "
-         "(new connections only; open sessions are kept)";
+constexpr std::chrono::seconds kReloadTimeout{30};
+
+std::string describe(const service::ActionResult& r) {
+  std::string out = r.action + " of " + r.after.unit + " through " + r.method + ": " + r.job_result;
+  if (!r.note.empty()) return out + " (" + r.note + ")";
+  out += ", now " + r.after.active_state + (r.after.sub_state.empty() ? "" : "/" + r.after.sub_state);
+  if (r.after.main_pid != 0) out += ", main pid " + std::to_string(r.after.main_pid);
+  return out + "; open sessions are kept";
+}
+
+// Reloads sshd after a change: only on a live target, only when something changed.
+std::string reload_after_change(Context& ctx) {
+  if (ctx.target->offline()) return "offline root: no service to reload";
+  if (!ctx.reload) return "NOT RELOADED (--no-reload): the running sshd still uses the old settings";
+  auto manager = service::open_service_manager(*ctx.target, ctx.unit);
+  return describe(manager->reload(kReloadTimeout));
 }
 
 // Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically.
@@ -82,7 +96,16 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
                                       !change.before.has_value()});
   }
   report.changed = true;
-  report.service = ctx.dry_run ? "dry run: nothing was written, nothing reloaded" : service_notice(*ctx.target);
+  if (ctx.dry_run) {
+    report.service = "dry run: nothing was written, nothing reloaded";
+    return report;
+  }
+  try {
+    report.service = reload_after_change(ctx);
+  } catch (Error& e) {
+    throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
+        .with_detail(e.detail());
+  }
   return report;
 }
 
@@ -286,6 +309,31 @@ ChangeReport root_login(Context& ctx, bool enable, bool key_only) {
           throw Error(ErrorKind::kInternal,
                       "the edit would not make PasswordAuthentication yes certain for root; nothing was changed");
       });
+  return report;
+}
+
+ServiceReport service(Context& ctx, const std::string& action) {
+  if (ctx.target->offline())
+    throw Error(ErrorKind::kUnsupported, "an offline root has no running service", Location{ctx.target->name(), {}, 0});
+  ServiceReport report;
+  report.host = ctx.target->name();
+  report.action = action;
+  auto manager = service::open_service_manager(*ctx.target, ctx.unit);
+  service::UnitStatus status;
+  if (action == "status") {
+    status = manager->status();
+    report.method = "status";
+  } else {
+    const auto r = action == "reload" ? manager->reload(kReloadTimeout) : manager->restart(kReloadTimeout);
+    status = r.after;
+    report.method = r.method;
+    report.job_result = r.job_result;
+    report.note = r.note;
+  }
+  report.unit = status.unit;
+  report.active_state = status.active_state;
+  report.sub_state = status.sub_state;
+  report.main_pid = status.main_pid;
   return report;
 }
 

@@ -1,6 +1,7 @@
 // The verbs: each turns its arguments into library calls and fills a report.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@ struct Context {
   host::Host* controller = nullptr;  // this machine, for an offline root without sshd
   std::string lens_dir;
   bool dry_run = false;
+  bool reload = true;     // reload sshd after a change on a live target
+  std::string unit;       // the sshd unit, when not detected
 };
 
 struct FileReport {
@@ -67,5 +70,17 @@ ChangeReport set(Context& ctx, const std::string& key, const std::vector<std::st
 ChangeReport unset(Context& ctx, const std::string& key, const std::vector<std::string>& names,
                    const std::optional<std::string>& match);
 ChangeReport root_login(Context& ctx, bool enable, bool key_only);
+
+struct ServiceReport {
+  std::string host;
+  std::string action;  // status | reload | restart
+  std::string method;
+  std::string unit;
+  std::string active_state, sub_state;
+  std::uint32_t main_pid = 0;
+  std::string job_result;
+  std::string note;
+};
+ServiceReport service(Context& ctx, const std::string& action);
 
 }  // namespace sshdctl::cli

@@ -16,8 +16,8 @@ namespace {
 
 constexpr const char* kFooter = R"(
 Every change is validated with `sshd -t` before it replaces a file, files are replaced
-atomically (mode, owner and extended attributes kept), and `--dry-run` shows the diffs
-without writing anything.
+atomically (mode, owner and extended attributes kept), then sshd is reloaded through systemd
+(the job is awaited; open sessions are kept). `--dry-run` shows the diffs and changes nothing.
 
 Examples:
   sshdctl show PermitRootLogin PasswordAuthentication
@@ -27,10 +27,11 @@ Examples:
   sshdctl root-login enable                  # root may log in, with a password too
   sshdctl root-login disable
   sshdctl --root /mnt/rescue root-login enable               # a rescue disk mounted at /mnt/rescue
+  sshdctl service status                     # which unit runs sshd, its state and main pid
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
-  1  failure (system error, permission, or an edit that could not be placed)
+  1  failure (system error, permission, an edit that could not be placed, a failed reload)
   2  bad input: usage, unknown keyword, invalid value, unknown Match criterion
   3  unchanged: everything already was as asked; nothing was written
   4  rejected: sshd -t refused the new configuration; nothing was written
@@ -58,12 +59,17 @@ int main(int argc, char** argv) {
   bool json = false;
   int verbosity = 0;
   std::string lens_dir;
+  bool no_reload = false;
+  std::string unit;
   app.add_option("--root", root,
                  "Work on an offline root (a mounted rescue disk): paths, Includes and validation resolve inside DIR")
       ->option_text("DIR");
   app.add_flag("--dry-run,-n", dry_run, "Print the unified diffs and what would happen; change nothing");
   app.add_flag("--json", json, "Print machine-readable JSON");
   app.add_flag("-v,--verbose", verbosity, "Log what is done (-vv: debug)");
+  app.add_flag("--no-reload", no_reload, "Change the files but do not reload sshd (the old settings stay live)");
+  app.add_option("--unit", unit, "The sshd unit (default: detected: ssh.service, sshd.service, ssh.socket)")
+      ->option_text("UNIT");
   app.add_option("--lens-dir", lens_dir, "Where the sshdctl Augeas lenses are (default: next to the binary)")
       ->option_text("DIR");
 
@@ -111,6 +117,15 @@ int main(int argc, char** argv) {
   auto* disable = root_login->add_subcommand(
       "disable", "Make root's effective PermitRootLogin no and remove the root-only password override");
 
+  std::string service_action;
+  auto* service = app.add_subcommand("service", "Status, reload or restart of sshd through systemd (D-Bus)");
+  service->add_option("action", service_action, "status | reload | restart")
+      ->required()
+      ->check(CLI::IsMember({"status", "reload", "restart"}));
+  service->footer("\nreload keeps open sessions (sshd re-executes itself); restart only when asked. The job is\n"
+                  "awaited and the unit checked; a failed job is reported with the unit's last journal lines.\n"
+                  "Without systemd, reload falls back to SIGHUP to the pid in /run/sshd.pid and says so.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -137,6 +152,14 @@ int main(int argc, char** argv) {
     ctx.controller = &controller;
     ctx.lens_dir = lens_dir.empty() ? config::default_lens_dir() : lens_dir;
     ctx.dry_run = dry_run;
+    ctx.reload = !no_reload;
+    ctx.unit = unit;
+    if (no_reload && !dry_run) spdlog::warn("--no-reload: the running sshd keeps its old settings until reloaded");
+
+    if (service->parsed()) {
+      const auto report = cli::service(ctx, service_action);
+      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
+    }
 
     if (show->parsed()) {
       const auto report = cli::show(ctx, show_keys, conn, compare);

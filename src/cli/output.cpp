@@ -122,6 +122,29 @@ Json to_json(const ShowReport& report) {
   return j;
 }
 
+std::string render_text(const ServiceReport& r) {
+  std::string out = r.host + ": " + r.unit + " " + r.active_state + (r.sub_state.empty() ? "" : "/" + r.sub_state);
+  if (r.main_pid != 0) out += ", main pid " + std::to_string(r.main_pid);
+  out += "\n";
+  if (r.action != "status") out += r.action + " through " + r.method + ": " + r.job_result + "\n";
+  if (!r.note.empty()) out += "note: " + r.note + "\n";
+  return out;
+}
+
+Json to_json(const ServiceReport& r) {
+  Json j = Json::object();
+  j["host"] = r.host;
+  j["action"] = r.action;
+  j["unit"] = r.unit;
+  j["active_state"] = r.active_state;
+  j["sub_state"] = r.sub_state;
+  j["main_pid"] = static_cast<std::int64_t>(r.main_pid);
+  j["method"] = r.method;
+  j["job_result"] = r.job_result;
+  j["note"] = r.note;
+  return j;
+}
+
 std::string render_text(const Error& error) {
   std::string out = "sshdctl: error: " + std::string(error.what()) + "\n";
   if (!error.detail().empty())

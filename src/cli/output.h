@@ -12,6 +12,8 @@ std::string render_text(const ChangeReport& report);
 Json to_json(const ChangeReport& report);
 std::string render_text(const ShowReport& report);
 Json to_json(const ShowReport& report);
+std::string render_text(const ServiceReport& report);
+Json to_json(const ServiceReport& report);
 std::string render_text(const Error& error);
 Json to_json(const Error& error);
 

@@ -1,0 +1,58 @@
+// Reloading and restarting sshd. The systemd implementation talks to org.freedesktop.systemd1
+// over D-Bus (sdbus-c++, included only in src/service); it is given a bus address, so the same
+// code can later run over a channel to a remote host. Without systemd, a documented fallback
+// sends SIGHUP to the sshd listener named in its pid file, and says so.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sshdctl/host/host.h"
+
+namespace sshdctl::service {
+
+struct UnitStatus {
+  std::string unit;           // ssh.service, sshd.service, or ssh.socket under socket activation
+  std::string load_state;     // loaded, not-found, …
+  std::string active_state;   // active, reloading, failed, …
+  std::string sub_state;      // running, listening, …
+  std::uint32_t main_pid = 0;
+  std::uint64_t state_change_usec = 0;  // moves on every state change, including a reload
+  bool socket_activated = false;
+};
+
+struct ActionResult {
+  std::string action;   // reload | restart
+  std::string method;   // "systemd (D-Bus)" or "SIGHUP to the pid in /run/sshd.pid"
+  std::string job_result;  // done, failed, timeout, … (systemd)
+  UnitStatus before;
+  UnitStatus after;
+  std::string note;     // e.g. socket activation: nothing to reload
+};
+
+class ServiceManager {
+ public:
+  virtual ~ServiceManager() = default;
+  virtual UnitStatus status() = 0;
+  // Waits until the job is finished (JobRemoved) and the unit settled; throws Error naming the
+  // unit, the job result and the unit's last journal lines when it failed.
+  virtual ActionResult reload(std::chrono::milliseconds timeout) = 0;
+  virtual ActionResult restart(std::chrono::milliseconds timeout) = 0;
+};
+
+inline constexpr const char* kSystemBus = "unix:path=/run/dbus/system_bus_socket";
+
+// systemd over the bus at `address`; `host` runs journalctl for failure reports. `unit`
+// names the unit to manage; empty: detect it (ssh.service, sshd.service, ssh.socket).
+std::unique_ptr<ServiceManager> systemd_manager(const std::string& address, host::Host& host,
+                                                const std::string& unit = {});
+// SIGHUP to the pid in /run/sshd.pid, through `host`.
+std::unique_ptr<ServiceManager> sighup_manager(host::Host& host, std::string why);
+// The manager for a live host: systemd when /run/systemd/system exists and the bus answers,
+// else the SIGHUP fallback (with the reason in its results).
+std::unique_ptr<ServiceManager> open_service_manager(host::Host& host, const std::string& unit = {});
+
+}  // namespace sshdctl::service

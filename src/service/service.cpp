@@ -1,0 +1,283 @@
+#include "sshdctl/service/service.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <map>
+#include <optional>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "sshdctl/common/error.h"
+#include "sshdctl/common/text.h"
+
+namespace sshdctl::service {
+
+namespace {
+
+constexpr const char* kDestination = "org.freedesktop.systemd1";
+constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
+constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
+constexpr const char* kService = "org.freedesktop.systemd1.Service";
+
+std::uint64_t monotonic_usec() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000U + static_cast<std::uint64_t>(ts.tv_nsec) / 1000U;
+}
+
+// For a unix:path= address: does something accept connections there? (sdbus-c++ 1.2 leaks
+// its bus object when it cannot connect, so an unreachable bus is detected first.)
+std::optional<std::string> unreachable(const std::string& address) {
+  const std::string prefix = "unix:path=";
+  if (address.rfind(prefix, 0) != 0) return std::nullopt;
+  const std::string path = address.substr(prefix.size(), address.find(',') - prefix.size());
+  sockaddr_un sa{};
+  if (path.size() >= sizeof sa.sun_path) return "socket path too long: " + path;
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.c_str(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return path + ": " + std::strerror(err);
+  return std::nullopt;
+}
+
+// Turns a D-Bus error into one that says what it means for the operator.
+[[noreturn]] void rethrow(const sdbus::Error& e, const std::string& what, const std::string& host) {
+  const std::string& name = e.getName();
+  if (name == "org.freedesktop.systemd1.NoSuchUnit" || name == "org.freedesktop.DBus.Error.UnknownObject")
+    throw Error(ErrorKind::kNotFound, what + ": unit not found (" + e.getMessage() + ")", Location{host, {}, 0});
+  if (name == "org.freedesktop.DBus.Error.AccessDenied" ||
+      name == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
+    throw Error(ErrorKind::kPermission, what + ": permission denied by systemd (run as root or through sudo)",
+                Location{host, {}, 0});
+  throw Error(ErrorKind::kInternal, what + ": " + name + ": " + e.getMessage(), Location{host, {}, 0});
+}
+
+class SystemdManager : public ServiceManager {
+ public:
+  SystemdManager(const std::string& address, host::Host& host, const std::string& unit) : host_(host) {
+    if (auto why = unreachable(address))
+      throw Error(ErrorKind::kUnsupported, "cannot talk to systemd over D-Bus at " + address + ": " + *why,
+                  Location{host_.name(), {}, 0});
+    try {
+      connection_ = sdbus::createSessionBusConnectionWithAddress(address);
+      manager_ = sdbus::createProxy(*connection_, kDestination, kManagerPath);
+      manager_->uponSignal("JobRemoved")
+          .onInterface(kManager)
+          .call([this](std::uint32_t, const sdbus::ObjectPath& job, const std::string&, const std::string& result) {
+            finished_[job] = result;
+          });
+      manager_->finishRegistration();
+      manager_->callMethod("Subscribe").onInterface(kManager);
+      unit_ = unit.empty() ? detect() : checked(unit);
+    } catch (const sdbus::Error& e) {
+      if (e.getName().find("NoSuchUnit") != std::string::npos || e.getName().find("AccessDenied") != std::string::npos)
+        rethrow(e, "systemd", host_.name());
+      throw Error(ErrorKind::kUnsupported, "cannot talk to systemd over D-Bus at " + address + ": " + e.getMessage(),
+                  Location{host_.name(), {}, 0});
+    }
+  }
+
+  UnitStatus status() override {
+    try {
+      return read_status(unit_);
+    } catch (const sdbus::Error& e) {
+      rethrow(e, unit_, host_.name());
+    }
+  }
+
+  ActionResult reload(std::chrono::milliseconds timeout) override { return run_job("reload", "ReloadUnit", timeout); }
+  ActionResult restart(std::chrono::milliseconds timeout) override {
+    return run_job("restart", "RestartUnit", timeout);
+  }
+
+ private:
+  sdbus::ObjectPath unit_path(const std::string& unit) {
+    sdbus::ObjectPath path;
+    manager_->callMethod("LoadUnit").onInterface(kManager).withArguments(unit).storeResultsTo(path);
+    return path;
+  }
+
+  template <typename T>
+  T property(const sdbus::ObjectPath& path, const char* interface, const char* name) {
+    auto proxy = sdbus::createProxy(*connection_, kDestination, path);
+    return proxy->getProperty(name).onInterface(interface).get<T>();
+  }
+
+  UnitStatus read_status(const std::string& unit) {
+    const auto path = unit_path(unit);
+    UnitStatus s;
+    s.unit = unit;
+    s.load_state = property<std::string>(path, kUnit, "LoadState");
+    s.active_state = property<std::string>(path, kUnit, "ActiveState");
+    s.sub_state = property<std::string>(path, kUnit, "SubState");
+    s.state_change_usec = property<std::uint64_t>(path, kUnit, "StateChangeTimestampMonotonic");
+    s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
+    if (!s.socket_activated && s.load_state == "loaded") s.main_pid = property<std::uint32_t>(path, kService, "MainPID");
+    return s;
+  }
+
+  std::string checked(const std::string& unit) {
+    if (read_status(unit).load_state != "loaded")
+      throw Error(ErrorKind::kNotFound, "unit " + unit + " not found", Location{host_.name(), {}, 0});
+    return unit;
+  }
+
+  // The unit that runs sshd here: an active ssh.service or sshd.service; else an active
+  // ssh.socket (socket activation); else the first one that exists.
+  std::string detect() {
+    std::optional<std::string> loaded;
+    for (const char* unit : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
+      const auto s = read_status(unit);
+      if (s.load_state != "loaded") continue;
+      if (s.active_state == "active" || s.active_state == "reloading") return unit;
+      if (!loaded) loaded = unit;
+    }
+    if (!loaded)
+      throw Error(ErrorKind::kNotFound, "no sshd unit: none of ssh.service, sshd.service, ssh.socket is known to systemd",
+                  Location{host_.name(), {}, 0});
+    return *loaded;
+  }
+
+  // Dispatches bus messages until `done` or the deadline.
+  template <typename Done>
+  bool wait_until(Done done, std::chrono::milliseconds timeout) {
+    const std::uint64_t deadline = monotonic_usec() + static_cast<std::uint64_t>(timeout.count()) * 1000U;
+    while (!done()) {
+      while (connection_->processPendingRequest()) {
+        if (done()) return true;
+      }
+      const std::uint64_t now = monotonic_usec();
+      if (now >= deadline) return done();
+      auto poll_data = connection_->getEventLoopPollData();
+      pollfd fd{poll_data.fd, poll_data.events, 0};
+      const std::uint64_t wait_usec = std::min<std::uint64_t>(deadline - now, 100000U);
+      ::poll(&fd, 1, static_cast<int>(wait_usec / 1000U) + 1);
+    }
+    return true;
+  }
+
+  std::string journal_tail(const std::string& unit) {
+    const auto r = host_.run({"/usr/bin/journalctl", "-u", unit, "-n", "8", "--no-pager", "-o", "short-monotonic"});
+    return r.exit_code == 0 ? text::trim(r.out) : "(no journal: " + text::trim(r.err) + ")";
+  }
+
+  ActionResult run_job(const std::string& action, const char* method, std::chrono::milliseconds timeout) {
+    ActionResult result;
+    result.action = action;
+    result.method = "systemd (D-Bus)";
+    try {
+      result.before = read_status(unit_);
+      if (result.before.socket_activated && action == "reload") {
+        // Each connection starts a fresh sshd that reads the configuration: nothing to reload.
+        result.note = unit_ + " is socket-activated: every new connection reads the new configuration";
+        result.after = result.before;
+        result.job_result = "skipped";
+        return result;
+      }
+      sdbus::ObjectPath job;
+      manager_->callMethod(method).onInterface(kManager).withArguments(unit_, std::string("replace")).storeResultsTo(job);
+      const bool ended = wait_until([&] { return finished_.count(job) != 0; }, timeout);
+      result.job_result = ended ? finished_[job] : "timeout";
+      result.after = read_status(unit_);
+    } catch (const sdbus::Error& e) {
+      rethrow(e, action + " of " + unit_, host_.name());
+    }
+    if (result.job_result != "done") {
+      throw Error(ErrorKind::kInternal,
+                  action + " of " + unit_ + " failed: job " + result.job_result + ", unit " + result.after.active_state +
+                      "/" + result.after.sub_state,
+                  Location{host_.name(), {}, 0})
+          .with_detail(journal_tail(unit_));
+    }
+    return result;
+  }
+
+  host::Host& host_;
+  std::unique_ptr<sdbus::IConnection> connection_;
+  std::unique_ptr<sdbus::IProxy> manager_;
+  std::map<sdbus::ObjectPath, std::string> finished_;
+  std::string unit_;
+};
+
+class SighupManager : public ServiceManager {
+ public:
+  SighupManager(host::Host& host, std::string why) : host_(host), why_(std::move(why)) {}
+
+  UnitStatus status() override {
+    UnitStatus s;
+    s.unit = "sshd (pid file)";
+    const auto pid = read_pid();
+    s.main_pid = pid.value_or(0);
+    s.active_state = pid && host_.stat("/proc/" + std::to_string(*pid)).exists ? "active" : "inactive";
+    return s;
+  }
+
+  ActionResult reload(std::chrono::milliseconds) override {
+    ActionResult r;
+    r.action = "reload";
+    r.method = "SIGHUP to the pid in /run/sshd.pid (" + why_ + ")";
+    r.before = status();
+    if (r.before.active_state != "active")
+      throw Error(ErrorKind::kNotFound, "cannot reload sshd: no running sshd in /run/sshd.pid (" + why_ + ")",
+                  Location{host_.name(), "/run/sshd.pid", 0});
+    const auto kill = host_.run({"/bin/kill", "-HUP", std::to_string(r.before.main_pid)});
+    if (kill.exit_code != 0)
+      throw Error(ErrorKind::kPermission, "cannot signal sshd: " + text::trim(kill.err), Location{host_.name(), {}, 0});
+    r.job_result = "signalled";
+    // sshd re-executes itself under the same pid; reading the pid file now could race that.
+    r.after = r.before;
+    return r;
+  }
+
+  ActionResult restart(std::chrono::milliseconds) override {
+    throw Error(ErrorKind::kUnsupported, "restart needs systemd; without it (" + why_ + ") only a reload by SIGHUP is "
+                                         "possible",
+                Location{host_.name(), {}, 0});
+  }
+
+ private:
+  std::optional<std::uint32_t> read_pid() {
+    const auto text = host_.read_file("/run/sshd.pid");
+    if (!text) return std::nullopt;
+    const std::string t = text::trim(*text);
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return static_cast<std::uint32_t>(std::stoul(t));
+  }
+
+  host::Host& host_;
+  std::string why_;
+};
+
+}  // namespace
+
+std::unique_ptr<ServiceManager> systemd_manager(const std::string& address, host::Host& host,
+                                                const std::string& unit) {
+  return std::make_unique<SystemdManager>(address, host, unit);
+}
+
+std::unique_ptr<ServiceManager> sighup_manager(host::Host& host, std::string why) {
+  return std::make_unique<SighupManager>(host, std::move(why));
+}
+
+std::unique_ptr<ServiceManager> open_service_manager(host::Host& host, const std::string& unit) {
+  if (!host.stat("/run/systemd/system").exists) return sighup_manager(host, "systemd is not running here");
+  try {
+    return systemd_manager(kSystemBus, host, unit);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kUnsupported) throw;
+    return sighup_manager(host, e.message());
+  }
+}
+
+}  // namespace sshdctl::service

@@ -1,0 +1,90 @@
+#!/bin/bash
+# sshd is reloaded through the real systemd of a lab host, over D-Bus, after a change:
+# the job is awaited, the new settings are live for new connections, an open session
+# survives, and failures (a job that fails, an unknown unit, a caller that is not root,
+# no D-Bus at all) are reported as such. Checks are made independently of sshdctl
+# (systemctl show, real SSH connections). Needs root; fails, never skips, where the lab
+# cannot run.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lab=$here/lab
+P=e2esvc
+H=${P}1
+passed=0
+failed=0
+tmp=$(mktemp -d)
+cleanup() { "$lab" down --prefix "$P" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); printf 'ok   - %s\n' "$1"; }
+bad() { failed=$((failed + 1)); printf 'FAIL - %s\n' "$1"; [[ -z ${2:-} ]] || printf '       %s\n' "${2:0:600}"; }
+finish() { printf '%d passed, %d failed\n' "$passed" "$failed"; ((failed == 0)); }
+
+[[ -n ${SSHDCTL_BUILD_DIR:-} && -x $SSHDCTL_BUILD_DIR/bin/sshdctl ]] || {
+    echo "service_reload: SSHDCTL_BUILD_DIR must name a build with bin/sshdctl" >&2; exit 1; }
+bin=$SSHDCTL_BUILD_DIR/bin/sshdctl
+in_host() { "$lab" exec "$H" -- "$@"; }
+sshdctl() { in_host "$bin" "$@"; }
+# The kill -HUP entry of ExecReload names the pid of the last reload's kill: it moves on
+# every reload. MainPID does not: sshd re-executes itself in place on SIGHUP.
+reload_marker() { in_host systemctl show ssh -p ExecReload | grep -o 'argv\[\]=/bin/kill[^}]*pid=[0-9]*' | grep -o 'pid=[0-9]*$'; }
+main_pid() { in_host systemctl show ssh -p MainPID --value; }
+
+"$lab" up 1 --prefix "$P" >/dev/null
+# shellcheck disable=SC1090
+source "/run/sshdctl-lab/$P/env"
+ssh_host() { ssh -F "$LAB_SSH_CONFIG" "$H" "$@"; }
+
+# ---------------------------------------------------------------- reload after a change --
+in_host sh -c 'echo sshdctl-banner-is-live > /etc/ssh/e2e-banner'
+if ssh_host -v true 2>&1 | grep -q sshdctl-banner-is-live; then bad "no banner before the change"; else ok "no banner before the change"; fi
+ssh_host 'sleep 6; echo session-survived' >"$tmp/session.out" 2>&1 &
+session=$!
+sleep 1
+pid_before=$(main_pid)
+marker_before=$(reload_marker)
+if out=$(sshdctl set Banner /etc/ssh/e2e-banner 2>&1); then ok "set Banner exits 0"; else bad "set Banner exits 0" "$out"; fi
+if grep -q 'reload of ssh.service through systemd (D-Bus): done' <<<"$out"; then ok "the reload job was awaited and reported done"; else bad "the reload job was awaited and reported done" "$out"; fi
+if [[ $(reload_marker) != "$marker_before" ]]; then ok "systemd ran ExecReload (its kill pid moved)"; else bad "systemd ran ExecReload" "$marker_before"; fi
+if [[ $(main_pid) == "$pid_before" ]]; then ok "MainPID unchanged: a reload, not a restart"; else bad "MainPID unchanged" "$pid_before -> $(main_pid)"; fi
+if [[ $(in_host systemctl is-active ssh) == active ]]; then ok "ssh.service active after the reload"; else bad "ssh.service active after the reload"; fi
+# sshd closes its listener for an instant while it re-executes: retry briefly.
+live=no
+for _ in 1 2 3 4 5; do
+    if ssh_host -v true 2>&1 | grep -q sshdctl-banner-is-live; then live=yes; break; fi
+    sleep 0.3
+done
+if [[ $live == yes ]]; then ok "a new connection sees the new Banner"; else bad "a new connection sees the new Banner"; fi
+if wait "$session" && grep -q session-survived "$tmp/session.out"; then ok "the open SSH session survived the reload"; else bad "the open SSH session survived the reload" "$(cat "$tmp/session.out")"; fi
+if out=$(sshdctl set Banner /etc/ssh/e2e-banner 2>&1); then bad "an unchanged set exits 3" "$out"; else
+    rc=$?; [[ $rc == 3 ]] && ! grep -q 'reload of' <<<"$out" && ok "an unchanged set exits 3 and reloads nothing" || bad "an unchanged set exits 3 and reloads nothing" "rc=$rc $out"; fi
+if out=$(sshdctl --no-reload set Banner none 2>&1) && grep -q 'NOT RELOADED' <<<"$out"; then ok "--no-reload says loudly that nothing was reloaded"; else bad "--no-reload says so" "$out"; fi
+
+# ---------------------------------------------------------------- status and errors --
+if out=$(sshdctl service status 2>&1) && grep -q "ssh.service active/running, main pid $(main_pid)" <<<"$out"; then ok "service status names the unit, state and main pid"; else bad "service status" "$out"; fi
+if out=$(sshdctl --unit nosuch.service service status 2>&1); then bad "unknown unit is an error" "$out"; else
+    rc=$?; [[ $rc == 2 ]] && grep -q 'unit nosuch.service not found' <<<"$out" && ok "unknown unit: exit 2, 'not found'" || bad "unknown unit" "rc=$rc $out"; fi
+if out=$(in_host runuser -u ecs-user -- "$bin" service reload 2>&1); then bad "non-root reload is refused" "$out"; else
+    grep -q 'permission denied' <<<"$out" && ok "non-root reload: permission denied" || bad "non-root reload: permission denied" "$out"; fi
+
+# A configuration that passes validation but cannot start: the host keys are gone.
+in_host sh -c 'mkdir -p /root/keys && mv /etc/ssh/ssh_host_* /root/keys/'
+if out=$(sshdctl service restart 2>&1); then bad "a failing restart is an error" "$out"; else
+    grep -q 'restart of ssh.service failed: job failed' <<<"$out" && ok "a failing restart is reported as a failed job" || bad "failed restart reported" "$out"; fi
+if grep -qi 'ssh' <<<"$(sed -n '2,$p' <<<"$out")"; then ok "the report quotes the unit's journal"; else bad "the report quotes the unit's journal" "$out"; fi
+in_host sh -c 'mv /root/keys/* /etc/ssh/ && systemctl reset-failed ssh && systemctl start ssh'
+if [[ $(in_host systemctl is-active ssh) == active ]]; then ok "ssh.service is back after restoring the keys"; else bad "ssh.service is back"; fi
+
+# No D-Bus: the documented SIGHUP fallback, reported as such.
+in_host sh -c 'systemctl stop dbus.socket dbus.service' || true
+if out=$(sshdctl set Banner /etc/ssh/e2e-banner 2>&1) && grep -q 'SIGHUP to the pid in /run/sshd.pid (cannot talk to systemd over D-Bus' <<<"$out"; then
+    ok "without D-Bus the reload falls back to SIGHUP and says so"; else bad "SIGHUP fallback reported" "$out"; fi
+live=no
+for _ in 1 2 3 4 5; do
+    if ssh_host -v true 2>&1 | grep -q sshdctl-banner-is-live; then live=yes; break; fi
+    sleep 0.3
+done
+if [[ $live == yes ]]; then ok "the SIGHUP reload made the Banner live again"; else bad "the SIGHUP reload made the Banner live"; fi
+
+finish
