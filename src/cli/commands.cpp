@@ -59,11 +59,17 @@ std::string describe(const service::ActionResult& r) {
 }
 
 // Reloads sshd after a change: only on a live target, only when something changed.
-std::string reload_after_change(Context& ctx) {
+std::string reload_after_change(Context& ctx, bool listening_changed) {
   if (ctx.target->offline()) return "offline root: no service to reload";
   if (!ctx.reload) return "NOT RELOADED (--no-reload): the running sshd still uses the old settings";
   auto manager = service::open_service_manager(*ctx.target, ctx.unit);
-  return describe(manager->reload(kReloadTimeout));
+  const auto result = manager->reload(kReloadTimeout);
+  std::string said = describe(result);
+  if (listening_changed && !result.before.active_socket.empty())
+    said += "\nWARNING: " + result.before.active_socket +
+            " is active and listens on its own ListenStream= ports: this Port/ListenAddress change does not "
+            "move it; change the socket unit too (systemctl edit " + result.before.active_socket + ")";
+  return said;
 }
 
 // Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically.
@@ -84,9 +90,11 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   if (changes.empty()) return report;
   if (check) check(tree.edited_model());
 
+  const bool listening_changed = config::listen_streams(tree.edited_model()) != config::listen_streams(tree.model());
+
   config::SshdOracle oracle(*ctx.target, *ctx.controller);
   const auto candidate = tree.candidate();
-  report.checks = oracle.validate(candidate, tree.model().main_file);
+  report.checks = oracle.validate(candidate, tree.model().main_file, tree.current());
 
   for (const auto& change : changes) {
     spdlog::info("{}: writing {}", report.host, change.path);
@@ -101,7 +109,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
     return report;
   }
   try {
-    report.service = reload_after_change(ctx);
+    report.service = reload_after_change(ctx, listening_changed);
   } catch (Error& e) {
     throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
         .with_detail(e.detail());

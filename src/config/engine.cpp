@@ -164,7 +164,13 @@ bool ConfigTree::load_file(const std::string& path, int depth) {
   } catch (Error& e) {
     Location where = e.where();
     where.host = host_.name();
-    throw Error(e.kind(), e.message(), where);
+    std::string message = e.message();
+    const auto all = text::lines(*content);
+    if (e.kind() == ErrorKind::kConfigParse && where.line > 0 && static_cast<std::size_t>(where.line) <= all.size())
+      message = "cannot parse '" + text::trim(all[static_cast<std::size_t>(where.line) - 1]) +
+                "' (a keyword needs a value; quotes must be closed); the parser said: " + e.message().substr(
+                    e.message().rfind("cannot parse: ", 0) == 0 ? 14 : 0);
+    throw Error(e.kind(), message, where);
   }
   const std::string mirror_text = loaded.original + (loaded.added_newline ? "\n" : "");
   loaded.tree = read_tree(path, &mirror_text);
@@ -415,6 +421,13 @@ std::vector<FileChange> ConfigTree::changes() const {
     out.push_back(FileChange{file, loaded.is_new ? std::nullopt : std::optional<std::string>(loaded.original),
                              std::move(after), loaded.info});
   }
+  return out;
+}
+
+std::map<std::string, std::string> ConfigTree::current() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [path, loaded] : files_)
+    if (!loaded.is_new) out[path] = loaded.original;
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "sshdctl/config/resolve.h"
 
+#include <algorithm>
+
 #include "sshdctl/common/text.h"
 
 namespace sshdctl::config {
@@ -96,6 +98,31 @@ Effective resolve_for(const Model& model, const OptionKey& key, const Connection
   }
   result.uncertain = std::move(uncertain);
   return result;
+}
+
+std::vector<std::string> listen_streams(const Model& model) {
+  auto ports = resolve_global(model, OptionKey{find_keyword("Port"), {}}).values;
+  if (ports.empty()) ports = {"22"};
+  const auto lines = resolve_global(model, OptionKey{find_keyword("ListenAddress"), {}}).sources;
+  std::vector<std::string> streams;
+  if (lines.empty()) return ports;
+  for (const Entry* e : lines) {
+    if (e->directive->args.empty()) continue;
+    std::string addr = text::unquote(e->directive->args[0]);  // "host", "host:port", "[v6]:port", "v6"
+    std::string port;
+    if (addr.front() == '[') {
+      const auto close = addr.find(']');
+      if (close != std::string::npos && close + 1 < addr.size() && addr[close + 1] == ':') port = addr.substr(close + 2);
+      addr = addr.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    } else if (std::count(addr.begin(), addr.end(), ':') == 1) {
+      port = addr.substr(addr.find(':') + 1);
+      addr = addr.substr(0, addr.find(':'));
+    }
+    const bool v6 = addr.find(':') != std::string::npos;
+    for (const auto& p : port.empty() ? ports : std::vector<std::string>{port})
+      streams.push_back((v6 ? "[" + addr + "]" : addr) + ":" + p);
+  }
+  return streams;
 }
 
 Deciders possible_deciders(const Model& model, const OptionKey& key, const Connection& conn,

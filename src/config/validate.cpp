@@ -79,9 +79,15 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
 
   for (const auto& [path, content] : files) runner->write_scratch_file(scratch + path, rewrite_includes(content, scratch));
   // sshd refuses to start, even in test mode, without its privilege separation directory,
-  // which only exists while sshd runs; an offline root or this machine may not have it.
-  if (!runner->stat(kPrivsepDir).exists && (target_.offline() || foreign))
-    cleanup.privsep_made = runner->make_dir(kPrivsepDir, 0755);
+  // which only exists while an sshd runs (not on an offline root, nor under socket
+  // activation between connections): create it for the check and remove it after.
+  if (!runner->stat(kPrivsepDir).exists) {
+    try {
+      cleanup.privsep_made = runner->make_dir(kPrivsepDir, 0755);
+    } catch (const Error& e) {
+      run.notes.push_back(std::string("cannot create ") + kPrivsepDir + " for the check: " + e.message());
+    }
+  }
 
   std::vector<std::string> argv{kSshd};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -103,7 +109,8 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
 }
 
 std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::string>& files,
-                                              const std::string& main_file) {
+                                              const std::string& main_file,
+                                              const std::map<std::string, std::string>& current) {
   auto run = this->run(files, main_file, {"-t"});
   if (!run) {
     if (!target_.offline())
@@ -113,6 +120,14 @@ std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::s
   }
   if (run->result.exit_code != 0) {
     const std::string said = text::trim(run->result.err + run->result.out);
+    // Was it this change, or was the configuration already refused before it?
+    const auto before = current.empty() ? std::nullopt : this->run(current, main_file, {"-t"});
+    if (before && before->result.exit_code != 0)
+      throw Error(ErrorKind::kRejected,
+                  "sshd -t already rejects the current configuration, before this change; fix that first "
+                  "(nothing was changed)",
+                  Location{target_.name(), main_file, 0})
+          .with_detail(text::trim(before->result.err + before->result.out));
     throw Error(ErrorKind::kRejected, "sshd -t rejected the new configuration; nothing was changed",
                 Location{target_.name(), main_file, 0})
         .with_detail(said);

@@ -179,11 +179,12 @@ void FsHost::write_file_atomic(const std::string& path, const std::string& conte
 }
 
 std::string FsHost::make_scratch_dir() {
-  std::string pattern = real("/tmp") + "/sshdctl-check.XXXXXX";
-  std::error_code ec;
-  fs::create_directories(real("/tmp"), ec);
+  // On an offline root, scratch space lives at the root's top level: its /tmp may be a
+  // symbolic link that points out of the root (into this machine's /tmp).
+  const std::string parent = root_ == "/" ? "/tmp" : root_;
+  std::string pattern = parent + "/.sshdctl-check.XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr)
-    throw Error(ErrorKind::kInternal, "cannot create scratch space: " + errno_text(), {name(), "/tmp", 0});
+    throw Error(ErrorKind::kInternal, "cannot create scratch space: " + errno_text(), {name(), parent, 0});
   return root_ == "/" ? pattern : pattern.substr(root_.size());
 }
 
@@ -201,6 +202,14 @@ void FsHost::remove_scratch_dir(const std::string& dir) {
 }
 
 bool FsHost::make_dir(const std::string& path, mode_t mode) {
+  // Never through a symbolic link of an offline root: it could lead out of the root.
+  if (root_ != "/") {
+    std::error_code ec;
+    for (fs::path p = fs::path(path).parent_path(); p != "/" && !p.empty(); p = p.parent_path())
+      if (fs::is_symlink(real(p.string()), ec))
+        throw Error(ErrorKind::kUnsupported, p.string() + " is a symbolic link in the offline root; not followed",
+                    {name(), path, 0});
+  }
   if (::mkdir(real(path).c_str(), mode) == 0) return true;
   if (errno == EEXIST) return false;
   throw Error(ErrorKind::kInternal, "cannot create directory: " + errno_text(), {name(), path, 0});

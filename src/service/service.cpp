@@ -97,6 +97,8 @@ class SystemdManager : public ServiceManager {
   }
 
   ActionResult reload(std::chrono::milliseconds timeout) override { return run_job("reload", "ReloadUnit", timeout); }
+
+
   ActionResult restart(std::chrono::milliseconds timeout) override {
     return run_job("restart", "RestartUnit", timeout);
   }
@@ -124,6 +126,7 @@ class SystemdManager : public ServiceManager {
     s.state_change_usec = property<std::uint64_t>(path, kUnit, "StateChangeTimestampMonotonic");
     s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
     if (!s.socket_activated && s.load_state == "loaded") s.main_pid = property<std::uint32_t>(path, kService, "MainPID");
+    s.active_socket = active_socket_;
     return s;
   }
 
@@ -137,6 +140,8 @@ class SystemdManager : public ServiceManager {
   // ssh.socket (socket activation); else the first one that exists.
   std::string detect() {
     std::optional<std::string> loaded;
+    for (const char* socket : {"ssh.socket", "sshd.socket"})
+      if (read_status(socket).active_state == "active") active_socket_ = socket;
     for (const char* unit : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
       const auto s = read_status(unit);
       if (s.load_state != "loaded") continue;
@@ -208,6 +213,7 @@ class SystemdManager : public ServiceManager {
   std::unique_ptr<sdbus::IProxy> manager_;
   std::map<sdbus::ObjectPath, std::string> finished_;
   std::string unit_;
+  std::string active_socket_;
 };
 
 class SighupManager : public ServiceManager {
@@ -239,6 +245,7 @@ class SighupManager : public ServiceManager {
     r.after = r.before;
     return r;
   }
+
 
   ActionResult restart(std::chrono::milliseconds) override {
     throw Error(ErrorKind::kUnsupported, "restart needs systemd; without it (" + why_ + ") only a reload by SIGHUP is "

@@ -87,4 +87,18 @@ for _ in 1 2 3 4 5; do
 done
 if [[ $live == yes ]]; then ok "the SIGHUP reload made the Banner live again"; else bad "the SIGHUP reload made the Banner live"; fi
 
+# Socket activation (Debian ships ssh.socket disabled): sshdctl reloads sshd and says loudly
+# that the socket's own ports do not move with a Port change.
+in_host sh -c 'systemctl start dbus.socket dbus.service && systemctl disable --now ssh.service && systemctl enable --now ssh.socket' >/dev/null 2>&1
+if [[ $(in_host systemctl is-active ssh.socket) == active ]]; then ok "the host now runs sshd socket-activated"; else bad "ssh.socket active"; fi
+ssh_host true || true  # the first connection starts ssh.service through the socket
+if out=$(sshdctl set Port 2200 2>&1) && grep -q 'WARNING: ssh.socket is active and listens on its own ListenStream= ports' <<<"$out"; then
+    ok "a Port change under an active ssh.socket is reloaded and warned about"; else bad "socket activation warning" "$out"; fi
+answered=no
+for _ in 1 2 3 4 5; do
+    if ssh -F "$LAB_SSH_CONFIG" -p 2200 "$H" true 2>/dev/null; then answered=yes; break; fi
+    sleep 0.3
+done
+if [[ $answered == yes ]]; then ok "sshd answers on the new Port 2200"; else bad "sshd answers on the new Port 2200"; fi
+
 finish

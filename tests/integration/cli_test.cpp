@@ -69,6 +69,33 @@ TEST_F(Cli, ConfigurationSshdRejectsIsNeverWritten) {
   EXPECT_EQ(config(), before);
 }
 
+TEST_F(Cli, AConfigurationAlreadyRefusedBySshdIsNotBlamedOnTheChange) {
+  write(root_ / "etc/ssh/sshd_config", config() + "Port 22 23\n");
+  const auto before = config();
+  const auto r = in_root("set X11Forwarding no");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("sshd -t already rejects the current configuration, before this change"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(config(), before);
+}
+
+TEST_F(Cli, ParseErrorsQuoteTheLine) {
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication no\nPermitRootLogin\n");
+  const auto r = in_root("show");
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config.d/50-cloud-init.conf:2: cannot parse 'PermitRootLogin'"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(Cli, OfflineRootSymlinksAreNotFollowedOutOfTheRoot) {
+  TempDir outside;
+  fs::remove_all(root_ / "tmp");
+  fs::create_directory_symlink(outside.path, root_ / "tmp");
+  const auto r = in_root("set PermitRootLogin yes");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::is_empty(outside.path)) << "scratch space was made outside the root";
+}
+
 TEST_F(Cli, NothingToDoSaysUnchangedAndWritesNothing) {
   struct stat before {};
   ASSERT_EQ(::stat((root_ / "etc/ssh/sshd_config").c_str(), &before), 0);

@@ -133,5 +133,23 @@ TEST(ResolveGlobal, SubsystemIsKeyedByName) {
             (std::vector<std::string>{"/usr/bin/backup", "-q"}));
 }
 
+TEST(ListenStreams, PortsAloneListenEverywhere) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "Port", {"2222"}), line(2, "Port", {"22"})});
+  EXPECT_EQ(listen_streams(t.model()), (std::vector<std::string>{"2222", "22"}));
+  Tree d;
+  d.file("/etc/ssh/sshd_config", {line(1, "UsePAM", {"yes"})});
+  EXPECT_EQ(listen_streams(d.model()), std::vector<std::string>{"22"});
+}
+
+TEST(ListenStreams, ListenAddressesTakeEveryPortOrTheirOwn) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "Port", {"2222"}), line(2, "ListenAddress", {"10.0.0.1"}),
+                                  line(3, "ListenAddress", {"[2001:db8::1]:22"}), line(4, "ListenAddress", {"::1"}),
+                                  line(5, "ListenAddress", {"192.0.2.1:2200", "rdomain", "vrf"})});
+  EXPECT_EQ(listen_streams(t.model()), (std::vector<std::string>{"10.0.0.1:2222", "[2001:db8::1]:22", "[::1]:2222",
+                                                                 "192.0.2.1:2200"}));
+}
+
 }  // namespace
 }  // namespace sshdctl::config

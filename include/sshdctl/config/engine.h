@@ -45,6 +45,8 @@ class ConfigTree {
   [[nodiscard]] std::vector<FileChange> changes() const;
   // Every file of the edited tree, path → content.
   [[nodiscard]] std::map<std::string, std::string> candidate() const;
+  // Every file as it was read, path → content.
+  [[nodiscard]] std::map<std::string, std::string> current() const;
 
  private:
   struct Loaded {

@@ -65,6 +65,10 @@ Deciders possible_deciders(const Model& model, const OptionKey& key, const Conne
 bool certainly(const Model& model, const OptionKey& key, const Connection& conn, const std::string& value,
                const std::string& fallback);
 
+// What sshd listens on, as systemd ListenStream= values: each ListenAddress (with its own
+// port, or with every Port), else every Port on all addresses. Port defaults to 22.
+std::vector<std::string> listen_streams(const Model& model);
+
 // True for contexts sshd applies during its initial parse (outside Match, or `Match all`).
 bool is_baseline_context(const Model& model, int context);
 

@@ -32,8 +32,10 @@ class SshdOracle {
   std::optional<SshdRun> run(const std::map<std::string, std::string>& files, const std::string& main_file,
                              const std::vector<std::string>& args);
 
-  // sshd -t; throws Error(kRejected) naming sshd's complaint. Returns the notes.
-  std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file);
+  // sshd -t; throws Error(kRejected) naming sshd's complaint, and saying so when `current`
+  // (the files as they are) is refused too. Returns the notes.
+  std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file,
+                                    const std::map<std::string, std::string>& current = {});
 
   // sshd -T [-C spec]: keyword (lower case) → values, in sshd's order.
   std::optional<std::vector<std::pair<std::string, std::string>>> effective(
