@@ -68,7 +68,8 @@ std::string reload_after_change(Context& ctx, bool listening_changed) {
   if (listening_changed && !result.before.active_socket.empty())
     said += "\nWARNING: " + result.before.active_socket +
             " is active and listens on its own ListenStream= ports: this Port/ListenAddress change does not "
-            "move it; change the socket unit too (systemctl edit " + result.before.active_socket + ")";
+            "move it; change the socket unit too (systemctl edit " +
+            result.before.active_socket + ")";
   return said;
 }
 
@@ -99,8 +100,8 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   for (const auto& change : changes) {
     spdlog::info("{}: writing {}", report.host, change.path);
     ctx.target->write_file_atomic(change.path, change.after, change.info);
-    report.files.push_back(FileReport{change.path, text::unified_diff(change.before.value_or(""), change.after,
-                                                                      change.path),
+    report.files.push_back(FileReport{change.path,
+                                      text::unified_diff(change.before.value_or(""), change.after, change.path),
                                       !change.before.has_value()});
   }
   report.changed = true;
@@ -141,8 +142,10 @@ config::Connection to_connection(Context& ctx, const ConnectionArgs& args) {
   conn.lport = args.lport;
   conn.rdomain = args.rdomain;
   if (args.user) {
-    if (auto account = host::find_account(*ctx.target, *args.user)) conn.groups = host::groups_of(*ctx.target, *account);
-    else conn.groups = std::vector<std::string>{};
+    if (auto account = host::find_account(*ctx.target, *args.user))
+      conn.groups = host::groups_of(*ctx.target, *account);
+    else
+      conn.groups = std::vector<std::string>{};
   }
   return conn;
 }
@@ -215,8 +218,9 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
     std::string spec;
     if (for_connection) {
       if (!args.user || !args.addr)
-        throw Error(ErrorKind::kBadInput, "--compare with a connection needs at least --user and --addr "
-                                          "(sshd -T -C requires user, host and addr)");
+        throw Error(ErrorKind::kBadInput,
+                    "--compare with a connection needs at least --user and --addr "
+                    "(sshd -T -C requires user, host and addr)");
       spec = "user=" + *args.user + ",host=" + args.host.value_or(*args.addr) + ",addr=" + *args.addr;
       if (args.laddr) spec += ",laddr=" + *args.laddr;
       if (args.lport) spec += ",lport=" + *args.lport;
@@ -231,8 +235,10 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
         const std::string name = text::lower(shown.keyword);
         std::vector<std::string> said;
         for (const auto& [k, v] : *truth) {
-          if (k == name) said.push_back(v);
-          else if (name.rfind("subsystem ", 0) == 0 && k == "subsystem" && text::lower(v).rfind(name.substr(10) + " ", 0) == 0)
+          if (k == name)
+            said.push_back(v);
+          else if (name.rfind("subsystem ", 0) == 0 && k == "subsystem" &&
+                   text::lower(v).rfind(name.substr(10) + " ", 0) == 0)
             said.push_back(v.substr(name.size() - 9));
         }
         if (said.empty()) continue;
@@ -244,7 +250,8 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
           for (auto* s : {&theirs, &ours_norm})
             for (auto& c : *s)
               if (c == ',') c = ' ';
-          if (ours_norm != theirs && !(ours == "without-password" && theirs == "prohibit-password")) ++report.mismatches;
+          if (ours_norm != theirs && !(ours == "without-password" && theirs == "prohibit-password"))
+            ++report.mismatches;
         }
       }
     }
@@ -258,8 +265,7 @@ ChangeReport set(Context& ctx, const std::string& name, const std::vector<std::s
   const auto& kw = *key.keyword;
   if (text::iequals(kw.name, "Include"))
     throw Error(ErrorKind::kBadInput, "sshdctl does not edit Include lines; edit the settings the included files hold");
-  if (auto problem = config::check_value(kw, compared_values(key, values)))
-    throw Error(ErrorKind::kBadInput, *problem);
+  if (auto problem = config::check_value(kw, compared_values(key, values))) throw Error(ErrorKind::kBadInput, *problem);
   std::vector<config::Criterion> criteria;
   if (match) {
     criteria = config::parse_criteria(*match);

@@ -17,8 +17,8 @@ struct Context {
   host::Host* controller = nullptr;  // this machine, for an offline root without sshd
   std::string lens_dir;
   bool dry_run = false;
-  bool reload = true;     // reload sshd after a change on a live target
-  std::string unit;       // the sshd unit, when not detected
+  bool reload = true;  // reload sshd after a change on a live target
+  std::string unit;    // the sshd unit, when not detected
 };
 
 struct FileReport {
@@ -48,10 +48,10 @@ struct ShownOption {
   std::vector<std::string> values;
   bool is_default = false;
   bool from_match = false;
-  std::vector<std::string> sources;   // file:line
-  std::vector<std::string> ignored;   // file:line: text
-  std::vector<std::string> overrides; // Match lines that may apply
-  std::optional<std::string> sshd;    // what sshd -T says, with --compare
+  std::vector<std::string> sources;    // file:line
+  std::vector<std::string> ignored;    // file:line: text
+  std::vector<std::string> overrides;  // Match lines that may apply
+  std::optional<std::string> sshd;     // what sshd -T says, with --compare
 };
 
 struct ShowReport {

@@ -45,11 +45,12 @@ int print_result(bool json, const sshdctl::Json& j, const std::string& text, int
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_sshdctl(int argc, char** argv) {
   using namespace sshdctl;
-  CLI::App app{"sshdctl: open and close SSH access on Linux hosts, safely.\n"
-               "Edits sshd_config and its drop-ins so that the setting you ask for is the one sshd uses.",
-               "sshdctl"};
+  CLI::App app{
+      "sshdctl: open and close SSH access on Linux hosts, safely.\n"
+      "Edits sshd_config and its drop-ins so that the setting you ask for is the one sshd uses.",
+      "sshdctl"};
   app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();
@@ -94,9 +95,10 @@ int main(int argc, char** argv) {
   set->add_option("values", values, "Value words (Subsystem: NAME COMMAND...)")->required()->option_text("VALUE...");
   set->add_option("--match", match, "Edit inside the Match block with this condition (created when missing)")
       ->option_text("\"COND\"");
-  set->footer("\nA global set edits the line sshd uses today, wherever the Include tree puts it; when no line\n"
-              "sets KEY, a new line goes before the first Match block of the main file. Lines that lose to it\n"
-              "are reported. Example: sshdctl set PermitRootLogin no");
+  set->footer(
+      "\nA global set edits the line sshd uses today, wherever the Include tree puts it; when no line\n"
+      "sets KEY, a new line goes before the first Match block of the main file. Lines that lose to it\n"
+      "are reported. Example: sshdctl set PermitRootLogin no");
 
   std::vector<std::string> unset_names;
   auto* unset = app.add_subcommand("unset", "Remove KEY's lines so sshd's default (or a Match block) applies");
@@ -110,10 +112,11 @@ int main(int argc, char** argv) {
   auto* enable = root_login->add_subcommand(
       "enable", "Make root's effective PermitRootLogin yes and PasswordAuthentication yes (for root only)");
   enable->add_flag("--key-only", key_only, "PermitRootLogin prohibit-password; passwords stay as they are");
-  enable->footer("\nPermitRootLogin is edited where it wins (e.g. the line in sshd_config); password logons are\n"
-                 "opened for root only, in a 'Match User root' block placed first, so other users and\n"
-                 "cloud-init's PasswordAuthentication drop-in are left as they are. Match blocks that would\n"
-                 "still forbid root are overridden by that block.");
+  enable->footer(
+      "\nPermitRootLogin is edited where it wins (e.g. the line in sshd_config); password logons are\n"
+      "opened for root only, in a 'Match User root' block placed first, so other users and\n"
+      "cloud-init's PasswordAuthentication drop-in are left as they are. Match blocks that would\n"
+      "still forbid root are overridden by that block.");
   auto* disable = root_login->add_subcommand(
       "disable", "Make root's effective PermitRootLogin no and remove the root-only password override");
 
@@ -122,9 +125,10 @@ int main(int argc, char** argv) {
   service->add_option("action", service_action, "status | reload | restart")
       ->required()
       ->check(CLI::IsMember({"status", "reload", "restart"}));
-  service->footer("\nreload keeps open sessions (sshd re-executes itself); restart only when asked. The job is\n"
-                  "awaited and the unit checked; a failed job is reported with the unit's last journal lines.\n"
-                  "Without systemd, reload falls back to SIGHUP to the pid in /run/sshd.pid and says so.");
+  service->footer(
+      "\nreload keeps open sessions (sshd re-executes itself); restart only when asked. The job is\n"
+      "awaited and the unit checked; a failed job is reported with the unit's last journal lines.\n"
+      "Without systemd, reload falls back to SIGHUP to the pid in /run/sshd.pid and says so.");
 
   try {
     app.parse(argc, argv);
@@ -185,5 +189,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "sshdctl: internal error: " << e.what() << "\n";
     return exit_code::kFailed;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_sshdctl(argc, argv);
+  } catch (...) {
+    std::cerr << "sshdctl: internal error while starting\n";
+    return sshdctl::exit_code::kFailed;
   }
 }

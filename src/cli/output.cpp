@@ -83,7 +83,8 @@ std::string render_text(const ShowReport& report) {
     for (const auto& m : o.overrides) out += "    may override: " + m + "\n";
   }
   for (const auto& n : report.notes) out += "note: " + n + "\n";
-  if (report.mismatches > 0) out += "MISMATCH: sshd -T disagrees on " + std::to_string(report.mismatches) + " option(s)\n";
+  if (report.mismatches > 0)
+    out += "MISMATCH: sshd -T disagrees on " + std::to_string(report.mismatches) + " option(s)\n";
   return out;
 }
 

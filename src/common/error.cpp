@@ -45,13 +45,20 @@ int exit_code_for(ErrorKind kind) {
 
 const char* kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInternal: return "internal";
-    case ErrorKind::kBadInput: return "bad-input";
-    case ErrorKind::kConfigParse: return "parse";
-    case ErrorKind::kRejected: return "rejected";
-    case ErrorKind::kNotFound: return "not-found";
-    case ErrorKind::kPermission: return "permission";
-    case ErrorKind::kUnsupported: return "unsupported";
+    case ErrorKind::kInternal:
+      return "internal";
+    case ErrorKind::kBadInput:
+      return "bad-input";
+    case ErrorKind::kConfigParse:
+      return "parse";
+    case ErrorKind::kRejected:
+      return "rejected";
+    case ErrorKind::kNotFound:
+      return "not-found";
+    case ErrorKind::kPermission:
+      return "permission";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
   }
   return "internal";
 }

@@ -168,8 +168,8 @@ bool ConfigTree::load_file(const std::string& path, int depth) {
     const auto all = text::lines(*content);
     if (e.kind() == ErrorKind::kConfigParse && where.line > 0 && static_cast<std::size_t>(where.line) <= all.size())
       message = "cannot parse '" + text::trim(all[static_cast<std::size_t>(where.line) - 1]) +
-                "' (a keyword needs a value; quotes must be closed); the parser said: " + e.message().substr(
-                    e.message().rfind("cannot parse: ", 0) == 0 ? 14 : 0);
+                "' (a keyword needs a value; quotes must be closed); the parser said: " +
+                e.message().substr(e.message().rfind("cannot parse: ", 0) == 0 ? 14 : 0);
     throw Error(e.kind(), message, where);
   }
   const std::string mirror_text = loaded.original + (loaded.added_newline ? "\n" : "");

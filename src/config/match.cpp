@@ -147,8 +147,7 @@ Tri evaluate_criterion(const Criterion& criterion, const Connection& conn) {
   }
   if (name == "host") return conn.host ? from_match(pattern_list_match(*conn.host, patterns, true)) : Tri::kMaybe;
   if (name == "address") return conn.addr ? from_match(address_list_match(*conn.addr, patterns)) : Tri::kMaybe;
-  if (name == "localaddress")
-    return conn.laddr ? from_match(address_list_match(*conn.laddr, patterns)) : Tri::kMaybe;
+  if (name == "localaddress") return conn.laddr ? from_match(address_list_match(*conn.laddr, patterns)) : Tri::kMaybe;
   if (name == "localport") {
     if (!conn.lport) return Tri::kMaybe;
     for (const auto& port : text::split(text::unquote(patterns), ','))

@@ -39,8 +39,8 @@ void note_ignored(Plan& plan, const Effective& eff) {
   if (eff.sources.empty()) return;
   const Entry& winner = *eff.sources.front();
   for (const Entry* e : eff.ignored)
-    plan.notes.push_back({where(*e), "'" + describe(*e) + "' has no effect: sshd uses the first value, " +
-                                         where(winner).str()});
+    plan.notes.push_back(
+        {where(*e), "'" + describe(*e) + "' has no effect: sshd uses the first value, " + where(winner).str()});
 }
 
 void note_match_overrides(Plan& plan, const Model& model, const std::vector<const Entry*>& lines) {
@@ -88,13 +88,15 @@ void Plan::append(Plan other) {
 bool is_vendor_file(const std::string& file) { return file.rfind("/usr/", 0) == 0; }
 
 std::vector<Criterion> parse_criteria(const std::string& condition) {
-  static constexpr std::array<std::string_view, 8> kKnown{"User",    "Group",        "Host",      "LocalAddress",
-                                                           "LocalPort", "RDomain", "Address", "Invalid-User"};
+  static constexpr std::array<std::string_view, 8> kKnown{"User",      "Group",   "Host",    "LocalAddress",
+                                                          "LocalPort", "RDomain", "Address", "Invalid-User"};
   const auto words = text::split_words(condition);
   if (words.size() == 1 && text::iequals(words[0], "all")) return {Criterion{"all", ""}};
   if (words.empty() || words.size() % 2 != 0)
-    throw Error(ErrorKind::kBadInput, "a Match condition is pairs of criterion and patterns, e.g. \"User root\" or "
-                                      "\"User admin Address 10.0.0.0/8\", or \"all\"; got \"" + condition + "\"");
+    throw Error(ErrorKind::kBadInput,
+                "a Match condition is pairs of criterion and patterns, e.g. \"User root\" or "
+                "\"User admin Address 10.0.0.0/8\", or \"all\"; got \"" +
+                    condition + "\"");
   std::vector<Criterion> criteria;
   for (std::size_t i = 0; i < words.size(); i += 2) {
     const auto known = std::find_if(kKnown.begin(), kKnown.end(), [&](auto k) { return text::iequals(k, words[i]); });
@@ -143,8 +145,8 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
     const Entry& winner = *eff.sources.front();
     if (is_vendor_file(winner.file)) {
       plan.edits.push_back(Edit{Edit::Kind::kInsertGlobal, {}, kOverrideDropIn, setting, {}, {}});
-      plan.notes.push_back({where(winner), "vendor file left as it is; overridden from " +
-                                               std::string(kOverrideDropIn)});
+      plan.notes.push_back(
+          {where(winner), "vendor file left as it is; overridden from " + std::string(kOverrideDropIn)});
     } else {
       plan.edits.push_back(replace(winner, values));
     }
@@ -190,16 +192,16 @@ Plan plan_set_in_block(const Model& model, const OptionKey& key, const std::vect
     current.insert(current.end(), v.begin(), v.end());
     if (kw.combine != Combine::kAccumulate) break;
   }
-  if (same_values(kw, current, compared_part(key, values)) &&
-      (kw.combine != Combine::kAccumulate || lines.size() == 1))
+  if (same_values(kw, current, compared_part(key, values)) && (kw.combine != Combine::kAccumulate || lines.size() == 1))
     return plan;
   plan.edits.push_back(replace(*lines.front(), values));
   for (std::size_t i = 1; i < lines.size(); ++i) {
     if (kw.combine == Combine::kAccumulate) {
       plan.edits.push_back(remove(*lines[i]));
     } else {
-      plan.notes.push_back({where(*lines[i]), "'" + describe(*lines[i]) + "' has no effect: the first value in "
-                                                                          "the block wins"});
+      plan.notes.push_back({where(*lines[i]), "'" + describe(*lines[i]) +
+                                                  "' has no effect: the first value in "
+                                                  "the block wins"});
     }
   }
   return plan;
@@ -235,7 +237,9 @@ Plan plan_root_login(const Model& model, const RootLoginRequest& request) {
                         same_criteria(model.contexts[0].block->criteria, root_block_criteria());
   const int lead = has_lead ? 0 : -1;
   std::vector<const Entry*> removed;
-  const auto is_removed = [&](const Entry& e) { return std::find(removed.begin(), removed.end(), &e) != removed.end(); };
+  const auto is_removed = [&](const Entry& e) {
+    return std::find(removed.begin(), removed.end(), &e) != removed.end();
+  };
 
   // disable: drop the root block's password override and its permissive PermitRootLogin.
   if (!request.enable && has_lead) {
@@ -285,7 +289,8 @@ Plan plan_root_login(const Model& model, const RootLoginRequest& request) {
   const bool lead_emptied = has_lead && !removed.empty() && removed.size() == model.contexts[0].block->settings.size();
   if (lead_emptied && overrides.empty()) {
     // Nothing is left in the root block: remove the block rather than leave it empty.
-    std::erase_if(plan.edits, [&](const Edit& e) { return e.kind == Edit::Kind::kRemove && is_removed_path(removed, e.path); });
+    std::erase_if(plan.edits,
+                  [&](const Edit& e) { return e.kind == Edit::Kind::kRemove && is_removed_path(removed, e.path); });
     plan.edits.push_back(Edit{Edit::Kind::kRemove, model.contexts[0].block->path, model.contexts[0].file, {}, {}, {}});
   }
   if (overrides.empty()) return plan;
@@ -301,7 +306,8 @@ Plan plan_root_login(const Model& model, const RootLoginRequest& request) {
                   "the first Match block is in a vendor file; sshdctl cannot place a 'Match User root' block "
                   "before it",
                   Location{{}, first.file, first.block->line});
-    plan.edits.push_back(Edit{Edit::Kind::kNewBlock, first.block->path, first.file, {}, root_block_criteria(), overrides});
+    plan.edits.push_back(
+        Edit{Edit::Kind::kNewBlock, first.block->path, first.file, {}, root_block_criteria(), overrides});
     plan.notes.push_back({Location{{}, first.file, first.block->line},
                           "added 'Match User root' before this block, so it is the first block that matches root"});
   } else {

@@ -66,8 +66,7 @@ bool is_baseline_context(const Model& model, int context) {
 }
 
 Effective resolve_global(const Model& model, const OptionKey& key) {
-  Effective result =
-      collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
+  Effective result = collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
   for (const auto& entry : model.entries)
     if (entry.context >= 0 && !is_baseline_context(model, entry.context) && sets_option(entry, key))
       result.uncertain.push_back(&entry);
@@ -112,11 +111,12 @@ std::vector<std::string> listen_streams(const Model& model) {
     std::string port;
     if (addr.front() == '[') {
       const auto close = addr.find(']');
-      if (close != std::string::npos && close + 1 < addr.size() && addr[close + 1] == ':') port = addr.substr(close + 2);
+      if (close != std::string::npos && close + 1 < addr.size() && addr[close + 1] == ':')
+        port = addr.substr(close + 2);
       addr = addr.substr(1, close == std::string::npos ? std::string::npos : close - 1);
     } else if (std::count(addr.begin(), addr.end(), ':') == 1) {
       port = addr.substr(addr.find(':') + 1);
-      addr = addr.substr(0, addr.find(':'));
+      addr.resize(addr.find(':'));
     }
     const bool v6 = addr.find(':') != std::string::npos;
     for (const auto& p : port.empty() ? ports : std::vector<std::string>{port})

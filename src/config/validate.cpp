@@ -25,16 +25,18 @@ std::string rewrite_includes(const std::string& content, const std::string& pref
   out.reserve(content.size());
   for (const auto& line : text::lines(content)) {
     const auto start = line.find_first_not_of(" \t");
-    const bool include = start != std::string::npos && line.size() >= start + 7 &&
-                         text::iequals(std::string_view(line).substr(start, 7), "include") &&
-                         (line.size() == start + 7 || std::string_view(" \t=").find(line[start + 7]) != std::string::npos);
+    const bool include =
+        start != std::string::npos && line.size() >= start + 7 &&
+        text::iequals(std::string_view(line).substr(start, 7), "include") &&
+        (line.size() == start + 7 || std::string_view(" \t=").find(line[start + 7]) != std::string::npos);
     if (!include) {
       out += line + "\n";
       continue;
     }
     std::string rest = line.substr(start + 7);
     const auto value_start = rest.find_first_not_of(" \t=");
-    std::vector<std::string> words = text::split_words(value_start == std::string::npos ? "" : rest.substr(value_start));
+    std::vector<std::string> words =
+        text::split_words(value_start == std::string::npos ? "" : rest.substr(value_start));
     std::string rewritten = line.substr(0, start) + "Include";
     bool comment = false;
     for (const auto& word : words) {
@@ -77,7 +79,8 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
     }
   } cleanup{runner, scratch};
 
-  for (const auto& [path, content] : files) runner->write_scratch_file(scratch + path, rewrite_includes(content, scratch));
+  for (const auto& [path, content] : files)
+    runner->write_scratch_file(scratch + path, rewrite_includes(content, scratch));
   // sshd refuses to start, even in test mode, without its privilege separation directory,
   // which only exists while an sshd runs (not on an offline root, nor under socket
   // activation between connections): create it for the check and remove it after.

@@ -80,8 +80,7 @@ FsHost::FsHost(std::string root) : root_(std::move(root)) {
   if (root_.empty()) root_ = "/";
   if (root_ != "/") {
     std::error_code ec;
-    if (!fs::is_directory(root_, ec))
-      throw Error(ErrorKind::kNotFound, "--root " + root_ + " is not a directory");
+    if (!fs::is_directory(root_, ec)) throw Error(ErrorKind::kNotFound, "--root " + root_ + " is not a directory");
     root_ = fs::canonical(root_).string();
   }
 }
@@ -152,7 +151,8 @@ void FsHost::write_file_atomic(const std::string& path, const std::string& conte
   }
   std::string temp = (dir / ("." + target.filename().string() + ".sshdctl-XXXXXX")).string();
   Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (fd.get() < 0) throw Error(ErrorKind::kPermission, "cannot create a temporary file: " + errno_text(), {name(), path, 0});
+  if (fd.get() < 0)
+    throw Error(ErrorKind::kPermission, "cannot create a temporary file: " + errno_text(), {name(), path, 0});
   try {
     write_all(fd.get(), content, path, name());
     FileInfo keep = like;
@@ -226,6 +226,7 @@ CommandResult FsHost::run(const std::vector<std::string>& argv) {
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
     throw Error(ErrorKind::kInternal, "pipe: " + errno_text());
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const std::string chroot_dir = root_;

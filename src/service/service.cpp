@@ -1,6 +1,7 @@
 #include "sshdctl/service/service.h"
 
 #include <poll.h>
+#include <sdbus-c++/sdbus-c++.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -8,10 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <map>
 #include <optional>
-#include <sdbus-c++/sdbus-c++.h>
 
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
@@ -98,7 +97,6 @@ class SystemdManager : public ServiceManager {
 
   ActionResult reload(std::chrono::milliseconds timeout) override { return run_job("reload", "ReloadUnit", timeout); }
 
-
   ActionResult restart(std::chrono::milliseconds timeout) override {
     return run_job("restart", "RestartUnit", timeout);
   }
@@ -125,7 +123,8 @@ class SystemdManager : public ServiceManager {
     s.sub_state = property<std::string>(path, kUnit, "SubState");
     s.state_change_usec = property<std::uint64_t>(path, kUnit, "StateChangeTimestampMonotonic");
     s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
-    if (!s.socket_activated && s.load_state == "loaded") s.main_pid = property<std::uint32_t>(path, kService, "MainPID");
+    if (!s.socket_activated && s.load_state == "loaded")
+      s.main_pid = property<std::uint32_t>(path, kService, "MainPID");
     s.active_socket = active_socket_;
     return s;
   }
@@ -149,7 +148,8 @@ class SystemdManager : public ServiceManager {
       if (!loaded) loaded = unit;
     }
     if (!loaded)
-      throw Error(ErrorKind::kNotFound, "no sshd unit: none of ssh.service, sshd.service, ssh.socket is known to systemd",
+      throw Error(ErrorKind::kNotFound,
+                  "no sshd unit: none of ssh.service, sshd.service, ssh.socket is known to systemd",
                   Location{host_.name(), {}, 0});
     return *loaded;
   }
@@ -191,7 +191,10 @@ class SystemdManager : public ServiceManager {
         return result;
       }
       sdbus::ObjectPath job;
-      manager_->callMethod(method).onInterface(kManager).withArguments(unit_, std::string("replace")).storeResultsTo(job);
+      manager_->callMethod(method)
+          .onInterface(kManager)
+          .withArguments(unit_, std::string("replace"))
+          .storeResultsTo(job);
       const bool ended = wait_until([&] { return finished_.count(job) != 0; }, timeout);
       result.job_result = ended ? finished_[job] : "timeout";
       result.after = read_status(unit_);
@@ -200,8 +203,8 @@ class SystemdManager : public ServiceManager {
     }
     if (result.job_result != "done") {
       throw Error(ErrorKind::kInternal,
-                  action + " of " + unit_ + " failed: job " + result.job_result + ", unit " + result.after.active_state +
-                      "/" + result.after.sub_state,
+                  action + " of " + unit_ + " failed: job " + result.job_result + ", unit " +
+                      result.after.active_state + "/" + result.after.sub_state,
                   Location{host_.name(), {}, 0})
           .with_detail(journal_tail(unit_));
     }
@@ -246,10 +249,11 @@ class SighupManager : public ServiceManager {
     return r;
   }
 
-
   ActionResult restart(std::chrono::milliseconds) override {
-    throw Error(ErrorKind::kUnsupported, "restart needs systemd; without it (" + why_ + ") only a reload by SIGHUP is "
-                                         "possible",
+    throw Error(ErrorKind::kUnsupported,
+                "restart needs systemd; without it (" + why_ +
+                    ") only a reload by SIGHUP is "
+                    "possible",
                 Location{host_.name(), {}, 0});
   }
 
@@ -268,8 +272,7 @@ class SighupManager : public ServiceManager {
 
 }  // namespace
 
-std::unique_ptr<ServiceManager> systemd_manager(const std::string& address, host::Host& host,
-                                                const std::string& unit) {
+std::unique_ptr<ServiceManager> systemd_manager(const std::string& address, host::Host& host, const std::string& unit) {
   return std::make_unique<SystemdManager>(address, host, unit);
 }
 

@@ -42,16 +42,37 @@ struct Root {
 };
 
 std::string mutate(std::string text, std::mt19937& rng) {
-  static const std::vector<std::string> pieces{
-      " ", "\t", "\n", "#", "=", "\"", ",", "!", "*", "Match ", "Match all\n", "User root", "Address 10.0.0.0/8",
-      "PermitRootLogin yes\n", "Include /etc/ssh/sshd_config.d/*.conf\n", "Ciphers a,b\n", "AcceptEnv LANG\n",
-      "Subsystem sftp internal-sftp\n", "permitrootlogin=no\n", "  PasswordAuthentication no\n", "\\"};
+  static const std::vector<std::string> pieces{" ",
+                                               "\t",
+                                               "\n",
+                                               "#",
+                                               "=",
+                                               "\"",
+                                               ",",
+                                               "!",
+                                               "*",
+                                               "Match ",
+                                               "Match all\n",
+                                               "User root",
+                                               "Address 10.0.0.0/8",
+                                               "PermitRootLogin yes\n",
+                                               "Include /etc/ssh/sshd_config.d/*.conf\n",
+                                               "Ciphers a,b\n",
+                                               "AcceptEnv LANG\n",
+                                               "Subsystem sftp internal-sftp\n",
+                                               "permitrootlogin=no\n",
+                                               "  PasswordAuthentication no\n",
+                                               "\\"};
   const int edits = 1 + static_cast<int>(rng() % 4);
   for (int i = 0; i < edits && !text.empty(); ++i) {
     const std::size_t at = rng() % text.size();
     switch (rng() % 4) {
-      case 0: text.erase(at, 1 + rng() % 8); break;
-      case 1: text.insert(at, pieces[rng() % pieces.size()]); break;
+      case 0:
+        text.erase(at, 1 + rng() % 8);
+        break;
+      case 1:
+        text.insert(at, pieces[rng() % pieces.size()]);
+        break;
       case 2: {  // duplicate a line
         const auto start = text.rfind('\n', at);
         const auto end = text.find('\n', at);
@@ -59,7 +80,9 @@ std::string mutate(std::string text, std::mt19937& rng) {
         text.insert(s, text.substr(s, (end == std::string::npos ? text.size() : end + 1) - s));
         break;
       }
-      default: text[at] = static_cast<char>(' ' + rng() % 95); break;
+      default:
+        text[at] = static_cast<char>(' ' + rng() % 95);
+        break;
     }
   }
   return text;
@@ -67,13 +90,13 @@ std::string mutate(std::string text, std::mt19937& rng) {
 
 TEST(ConfigFuzz, EveryInputIsRefusedWithALocationOrEditedCorrectly) {
   const int runs = std::getenv("SSHDCTL_FUZZ_RUNS") ? std::atoi(std::getenv("SSHDCTL_FUZZ_RUNS")) : 60;
-  const unsigned seed = std::getenv("SSHDCTL_FUZZ_SEED") ? static_cast<unsigned>(std::atoi(std::getenv("SSHDCTL_FUZZ_SEED")))
-                                                         : 20261124U;
+  const unsigned seed =
+      std::getenv("SSHDCTL_FUZZ_SEED") ? static_cast<unsigned>(std::atoi(std::getenv("SSHDCTL_FUZZ_SEED"))) : 20261124U;
   std::vector<std::string> corpus;
-  for (const char* f : {"debian12-cloud/etc/ssh/sshd_config", "ubuntu2404/etc/ssh/sshd_config",
-                        "rocky9/etc/ssh/sshd_config", "alpine/etc/ssh/sshd_config",
-                        "hostile-match-all/etc/ssh/sshd_config", "hostile-equals/etc/ssh/sshd_config",
-                        "hostile-lowercase/etc/ssh/sshd_config"})
+  for (const char* f :
+       {"debian12-cloud/etc/ssh/sshd_config", "ubuntu2404/etc/ssh/sshd_config", "rocky9/etc/ssh/sshd_config",
+        "alpine/etc/ssh/sshd_config", "hostile-match-all/etc/ssh/sshd_config", "hostile-equals/etc/ssh/sshd_config",
+        "hostile-lowercase/etc/ssh/sshd_config"})
     corpus.push_back(slurp(fs::path(SSHDCTL_FIXTURES) / f));
   std::mt19937 rng(seed);
   const config::OptionKey permit{config::find_keyword("PermitRootLogin"), {}};
@@ -104,7 +127,8 @@ TEST(ConfigFuzz, EveryInputIsRefusedWithALocationOrEditedCorrectly) {
     const auto changes = tree.changes();
     if (changes.empty()) continue;
     ++edited;
-    EXPECT_TRUE(config::same_values(*permit.keyword, config::resolve_global(tree.edited_model(), permit).values, {"yes"}));
+    EXPECT_TRUE(
+        config::same_values(*permit.keyword, config::resolve_global(tree.edited_model(), permit).values, {"yes"}));
     // What was rendered parses again and says the same.
     Root again(changes.front().after);
     host::FsHost second(again.dir.string());

@@ -1,10 +1,9 @@
 // The sshdctl binary against offline roots: bad input is refused with a clear error and
 // changes nothing; good input edits exactly what it should and keeps the file's layout.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "support.h"
 
@@ -29,14 +28,16 @@ TEST_F(Cli, UnknownKeywordIsRefusedWithTheClosestOne) {
   const auto before = config();
   const auto r = in_root("set PermitRootLogn yes");
   EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_NE(r.out.find("unknown keyword 'PermitRootLogn'; did you mean 'PermitRootLogin'?"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown keyword 'PermitRootLogn'; did you mean 'PermitRootLogin'?"), std::string::npos)
+      << r.out;
   EXPECT_EQ(config(), before);
 }
 
 TEST_F(Cli, InvalidValueIsRefusedWithTheAllowedValues) {
   const auto r = in_root("set PermitRootLogin maybe");
   EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_NE(r.out.find("allowed: yes, prohibit-password, without-password, forced-commands-only, no"), std::string::npos)
+  EXPECT_NE(r.out.find("allowed: yes, prohibit-password, without-password, forced-commands-only, no"),
+            std::string::npos)
       << r.out;
   EXPECT_EQ(in_root("set Port 70000").code, 2);
   EXPECT_EQ(in_root("set PasswordAuthentication true").code, 2);
@@ -83,7 +84,8 @@ TEST_F(Cli, ParseErrorsQuoteTheLine) {
   write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication no\nPermitRootLogin\n");
   const auto r = in_root("show");
   EXPECT_EQ(r.code, 5) << r.out;
-  EXPECT_NE(r.out.find("/etc/ssh/sshd_config.d/50-cloud-init.conf:2: cannot parse 'PermitRootLogin'"), std::string::npos)
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config.d/50-cloud-init.conf:2: cannot parse 'PermitRootLogin'"),
+            std::string::npos)
       << r.out;
 }
 

@@ -45,8 +45,10 @@ std::vector<std::string> changed_lines(const std::string& a, const std::string& 
   while (std::getline(sa, line)) left.insert(line);
   std::vector<std::string> added;
   while (std::getline(sb, line)) {
-    if (auto it = left.find(line); it != left.end()) left.erase(it);
-    else added.push_back(line);
+    if (auto it = left.find(line); it != left.end())
+      left.erase(it);
+    else
+      added.push_back(line);
   }
   added.insert(added.end(), left.begin(), left.end());
   return added;
@@ -77,8 +79,7 @@ TEST_P(RootLoginOnFixture, EnableMakesSshdAllowRootAndDisableForbidsItAgain) {
   EXPECT_EQ(now["passwordauthentication"], "yes") << enable.out;
 
   // Only the lines that carry the two settings (or the root block) changed.
-  const std::regex relevant("^\\s*((permitrootlogin|passwordauthentication|match user root)\\b.*)?",
-                            std::regex::icase);
+  const std::regex relevant("^\\s*((permitrootlogin|passwordauthentication|match user root)\\b.*)?", std::regex::icase);
   const auto edited = tree_contents(root);
   for (const auto& [file, content] : edited) {
     const auto old = original.count(file) ? original.at(file) : std::string();
@@ -121,9 +122,10 @@ TEST_P(RootLoginOnFixture, ShowAgreesWithSshdForRoot) {
   TempDir tmp;
   const fs::path root = tmp.path / name;
   copy_fixture(name, root);
-  const CommandRun show = sshdctl("--root " + quote(root.string()) +
-                           " show PermitRootLogin PasswordAuthentication X11Forwarding --user root --addr 192.0.2.1"
-                           " --compare");
+  const CommandRun show =
+      sshdctl("--root " + quote(root.string()) +
+              " show PermitRootLogin PasswordAuthentication X11Forwarding --user root --addr 192.0.2.1"
+              " --compare");
   EXPECT_EQ(show.code, 0) << show.out;
   EXPECT_EQ(show.out.find("MISMATCH"), std::string::npos) << show.out;
 }

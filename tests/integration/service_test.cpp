@@ -1,12 +1,13 @@
 // Error paths of the systemd service manager against a private D-Bus daemon (the main path
 // runs against the real systemd of lab hosts: tests/e2e/service_reload.sh).
+#include "sshdctl/service/service.h"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
 
 #include "sshdctl/common/error.h"
 #include "sshdctl/host/fs_host.h"
-#include "sshdctl/service/service.h"
 #include "support.h"
 
 namespace sshdctl::testing {

@@ -65,8 +65,8 @@ TEST(PlanSet, AccumulatingKeywordKeepsOneLine) {
 
 TEST(PlanSet, VendorFilesAreOverriddenFromEtc) {
   Tree t;
-  t.file("/usr/etc/ssh/sshd_config", {line(1, "Include", {"/etc/ssh/sshd_config.d/*.conf"}),
-                                      line(5, "PermitRootLogin", {"no"})});
+  t.file("/usr/etc/ssh/sshd_config",
+         {line(1, "Include", {"/etc/ssh/sshd_config.d/*.conf"}), line(5, "PermitRootLogin", {"no"})});
   t.glob("/etc/ssh/sshd_config.d/*.conf", {});
   const Plan plan = plan_set(t.model("/usr/etc/ssh/sshd_config"), key("PermitRootLogin"), {"yes"});
   ASSERT_EQ(plan.edits.size(), 1U);
@@ -116,8 +116,8 @@ TEST(PlanRootLogin, PlacesTheRootBlockBeforeTheFirstMatchSshdReads) {
   Tree t = testing::debian_cloud();
   t.add_block(kCloudInit, block(5, {{"Address", "10.0.0.0/8"}}, {line(6, "PermitRootLogin", {"no"})}));
   const Plan plan = plan_root_login(t.model(), RootLoginRequest{});
-  const auto it = std::find_if(plan.edits.begin(), plan.edits.end(),
-                               [](const Edit& e) { return e.kind == Edit::Kind::kNewBlock; });
+  const auto it =
+      std::find_if(plan.edits.begin(), plan.edits.end(), [](const Edit& e) { return e.kind == Edit::Kind::kNewBlock; });
   ASSERT_NE(it, plan.edits.end());
   EXPECT_EQ(it->file, kCloudInit);
   EXPECT_EQ(it->path, t.files[kCloudInit].blocks[0].path);

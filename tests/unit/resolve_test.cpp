@@ -44,8 +44,8 @@ TEST(ResolveGlobal, DropInIncludedFirstBeatsTheMainFile) {
 
 TEST(ResolveGlobal, KeywordsAreCaseInsensitiveAndAliasesCount) {
   Tree t;
-  t.file("/etc/ssh/sshd_config", {line(1, "challengeresponseauthentication", {"no"}),
-                                  line(2, "KbdInteractiveAuthentication", {"yes"})});
+  t.file("/etc/ssh/sshd_config",
+         {line(1, "challengeresponseauthentication", {"no"}), line(2, "KbdInteractiveAuthentication", {"yes"})});
   const auto eff = resolve_global(t.model(), key("KbdInteractiveAuthentication"));
   EXPECT_EQ(eff.values, std::vector<std::string>{"no"});
 }
@@ -98,8 +98,7 @@ TEST(ResolveFor, AddressBlocksAreUncertainWithoutAnAddress) {
 
 TEST(ResolveFor, IncludeInsideMatchNeedsBothBlocks) {
   Tree t;
-  t.file("/etc/ssh/sshd_config", {},
-         {block(10, {{"User", "admin"}}, {line(11, "Include", {"/etc/ssh/admin.conf"})})});
+  t.file("/etc/ssh/sshd_config", {}, {block(10, {{"User", "admin"}}, {line(11, "Include", {"/etc/ssh/admin.conf"})})});
   t.file("/etc/ssh/admin.conf", {line(1, "X11Forwarding", {"yes"})},
          {block(3, {{"Address", "10.0.0.0/8"}}, {line(4, "PermitRootLogin", {"yes"})})});
   const Model m = t.model();
@@ -122,9 +121,9 @@ TEST(ResolveGlobal, MatchAllLinesAreGlobal) {
 
 TEST(ResolveGlobal, SubsystemIsKeyedByName) {
   Tree t;
-  t.file("/etc/ssh/sshd_config", {line(1, "Subsystem", {"sftp", "internal-sftp"}),
-                                  line(2, "Subsystem", {"backup", "/usr/bin/backup", "-q"}),
-                                  line(3, "Subsystem", {"SFTP", "/usr/lib/sftp-server"})});
+  t.file("/etc/ssh/sshd_config",
+         {line(1, "Subsystem", {"sftp", "internal-sftp"}), line(2, "Subsystem", {"backup", "/usr/bin/backup", "-q"}),
+          line(3, "Subsystem", {"SFTP", "/usr/lib/sftp-server"})});
   const Model m = t.model();
   const auto sftp = resolve_global(m, OptionKey{find_keyword("Subsystem"), "sftp"});
   EXPECT_EQ(sftp.values, std::vector<std::string>{"internal-sftp"});
@@ -147,8 +146,8 @@ TEST(ListenStreams, ListenAddressesTakeEveryPortOrTheirOwn) {
   t.file("/etc/ssh/sshd_config", {line(1, "Port", {"2222"}), line(2, "ListenAddress", {"10.0.0.1"}),
                                   line(3, "ListenAddress", {"[2001:db8::1]:22"}), line(4, "ListenAddress", {"::1"}),
                                   line(5, "ListenAddress", {"192.0.2.1:2200", "rdomain", "vrf"})});
-  EXPECT_EQ(listen_streams(t.model()), (std::vector<std::string>{"10.0.0.1:2222", "[2001:db8::1]:22", "[::1]:2222",
-                                                                 "192.0.2.1:2200"}));
+  EXPECT_EQ(listen_streams(t.model()),
+            (std::vector<std::string>{"10.0.0.1:2222", "[2001:db8::1]:22", "[::1]:2222", "192.0.2.1:2200"}));
 }
 
 }  // namespace

@@ -10,18 +10,18 @@
 namespace sshdctl::config {
 
 enum class Combine {
-  kFirstWins,      // the first value obtained is used (sshd_config(5))
-  kAccumulate,     // every line adds values (Port, ListenAddress, HostKey, AcceptEnv, Allow/Deny…)
-  kPerSubsystem,   // Subsystem: the first line for each subsystem name wins
+  kFirstWins,     // the first value obtained is used (sshd_config(5))
+  kAccumulate,    // every line adds values (Port, ListenAddress, HostKey, AcceptEnv, Allow/Deny…)
+  kPerSubsystem,  // Subsystem: the first line for each subsystem name wins
 };
 
 enum class Grammar {
-  kAny,       // free text (paths, patterns, commands)
-  kYesNo,     // yes | no
-  kEnum,      // one of `choices`
-  kInteger,   // a non-negative integer within [min, max]
-  kTime,      // sshd time format: 30, 2m, 1h30m
-  kList,      // one or more words
+  kAny,      // free text (paths, patterns, commands)
+  kYesNo,    // yes | no
+  kEnum,     // one of `choices`
+  kInteger,  // a non-negative integer within [min, max]
+  kTime,     // sshd time format: 30, 2m, 1h30m
+  kList,     // one or more words
 };
 
 enum class Shape {

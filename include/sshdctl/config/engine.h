@@ -23,7 +23,7 @@ struct FileChange {
   std::string path;
   std::optional<std::string> before;  // nothing: a new file
   std::string after;
-  host::FileInfo info;                // what the replacement keeps (mode, owner)
+  host::FileInfo info;  // what the replacement keeps (mode, owner)
 };
 
 class ConfigTree {

@@ -58,9 +58,9 @@ struct Entry {
 
 struct Model {
   std::string main_file;
-  std::vector<std::string> files;  // every file read, in the order sshd reads them
+  std::vector<std::string> files;      // every file read, in the order sshd reads them
   std::vector<const FileTree*> trees;  // the parsed tree of each entry of `files`
-  std::vector<Entry> entries;      // every keyword line, in sshd's processing order
+  std::vector<Entry> entries;          // every keyword line, in sshd's processing order
   std::vector<Context> contexts;
 };
 

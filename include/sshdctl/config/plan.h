@@ -31,11 +31,11 @@ struct Setting {
 
 struct Edit {
   enum class Kind {
-    kReplace,       // path: an existing line; set its values to args
-    kRemove,        // path: a line or a Match block
-    kInsertGlobal,  // file: add keyword+args before the file's first Match (or at its end)
-    kAppendToBlock, // path: a Match block; add keyword+args at the end of its settings
-    kNewBlock,      // file: add a Match block with criteria+settings before `path` (a Match), or at the end
+    kReplace,        // path: an existing line; set its values to args
+    kRemove,         // path: a line or a Match block
+    kInsertGlobal,   // file: add keyword+args before the file's first Match (or at its end)
+    kAppendToBlock,  // path: a Match block; add keyword+args at the end of its settings
+    kNewBlock,       // file: add a Match block with criteria+settings before `path` (a Match), or at the end
   };
   Kind kind;
   std::string path;

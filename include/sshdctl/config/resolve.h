@@ -31,17 +31,17 @@ std::vector<std::string> option_values(const Entry& entry, const OptionKey& key)
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b);
 
 struct Effective {
-  std::vector<std::string> values;     // empty: sshd's built-in default applies
-  std::vector<const Entry*> sources;   // the lines the values come from
-  std::vector<const Entry*> ignored;   // lines for this option that lose to `sources`
-  bool from_match = false;             // the value comes from a Match block
-  std::vector<const Entry*> uncertain; // Match lines that apply to some connections only
+  std::vector<std::string> values;      // empty: sshd's built-in default applies
+  std::vector<const Entry*> sources;    // the lines the values come from
+  std::vector<const Entry*> ignored;    // lines for this option that lose to `sources`
+  bool from_match = false;              // the value comes from a Match block
+  std::vector<const Entry*> uncertain;  // Match lines that apply to some connections only
 };
 
 // How Match blocks whose answer depends on unknown connection details are treated.
 enum class Unknown {
-  kIgnore,   // as not matching (what is certain); they are listed in `uncertain`
-  kAssume,   // as matching (pessimistic: "could this override?")
+  kIgnore,  // as not matching (what is certain); they are listed in `uncertain`
+  kAssume,  // as matching (pessimistic: "could this override?")
 };
 
 // The value sshd uses without a connection (what `sshd -T` prints without -C): lines

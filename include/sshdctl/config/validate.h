@@ -17,9 +17,9 @@ namespace sshdctl::config {
 std::string rewrite_includes(const std::string& content, const std::string& prefix);
 
 struct SshdRun {
-  std::string validator;            // which sshd answered, for the report
-  std::vector<std::string> notes;   // e.g. "validated with this machine's sshd"
-  host::CommandResult result;       // scratch paths already mapped back to real ones
+  std::string validator;           // which sshd answered, for the report
+  std::vector<std::string> notes;  // e.g. "validated with this machine's sshd"
+  host::CommandResult result;      // scratch paths already mapped back to real ones
 };
 
 // Picks the sshd to ask: the target's own (chrooted for an offline root), else — for an

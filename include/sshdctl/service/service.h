@@ -15,10 +15,10 @@
 namespace sshdctl::service {
 
 struct UnitStatus {
-  std::string unit;           // ssh.service, sshd.service, or ssh.socket under socket activation
-  std::string load_state;     // loaded, not-found, …
-  std::string active_state;   // active, reloading, failed, …
-  std::string sub_state;      // running, listening, …
+  std::string unit;          // ssh.service, sshd.service, or ssh.socket under socket activation
+  std::string load_state;    // loaded, not-found, …
+  std::string active_state;  // active, reloading, failed, …
+  std::string sub_state;     // running, listening, …
   std::uint32_t main_pid = 0;
   std::uint64_t state_change_usec = 0;  // moves on every state change, including a reload
   bool socket_activated = false;
@@ -26,12 +26,12 @@ struct UnitStatus {
 };
 
 struct ActionResult {
-  std::string action;   // reload | restart
-  std::string method;   // "systemd (D-Bus)" or "SIGHUP to the pid in /run/sshd.pid"
+  std::string action;      // reload | restart
+  std::string method;      // "systemd (D-Bus)" or "SIGHUP to the pid in /run/sshd.pid"
   std::string job_result;  // done, failed, timeout, … (systemd)
   UnitStatus before;
   UnitStatus after;
-  std::string note;     // e.g. socket activation: nothing to reload
+  std::string note;  // e.g. socket activation: nothing to reload
 };
 
 class ServiceManager {
