@@ -41,6 +41,17 @@ struct ChangeReport {
 struct ConnectionArgs {
   std::optional<std::string> user, host, addr, laddr, lport, rdomain;
   [[nodiscard]] bool any() const { return user || host || addr || laddr || lport || rdomain; }
+  // Calls f(name, value) for each field that is set, in sshd -C order.
+  template <typename F>
+  void each(F f) const {
+    for (const auto& [name, value] : {std::pair<const char*, const std::optional<std::string>*>{"user", &user},
+                                      {"host", &host},
+                                      {"addr", &addr},
+                                      {"laddr", &laddr},
+                                      {"lport", &lport},
+                                      {"rdomain", &rdomain}})
+      if (*value) f(name, **value);
+  }
 };
 
 struct ShownOption {

@@ -63,15 +63,7 @@ std::string render_text(const ShowReport& report) {
   if (report.files.size() > 1) out += " (+" + std::to_string(report.files.size() - 1) + " included)";
   if (report.connection.any()) {
     out += ", for";
-    const auto add = [&](const char* name, const std::optional<std::string>& v) {
-      if (v) out += std::string(" ") + name + "=" + *v;
-    };
-    add("user", report.connection.user);
-    add("host", report.connection.host);
-    add("addr", report.connection.addr);
-    add("laddr", report.connection.laddr);
-    add("lport", report.connection.lport);
-    add("rdomain", report.connection.rdomain);
+    report.connection.each([&](const char* name, const std::string& v) { out += std::string(" ") + name + "=" + v; });
   }
   out += "\n";
   for (const auto& o : report.options) {
@@ -94,15 +86,7 @@ Json to_json(const ShowReport& report) {
   j["main_file"] = report.main_file;
   j["files"] = Json::strings(report.files);
   Json conn = Json::object();
-  const auto add = [&](const char* name, const std::optional<std::string>& v) {
-    if (v) conn[name] = *v;
-  };
-  add("user", report.connection.user);
-  add("host", report.connection.host);
-  add("addr", report.connection.addr);
-  add("laddr", report.connection.laddr);
-  add("lport", report.connection.lport);
-  add("rdomain", report.connection.rdomain);
+  report.connection.each([&](const char* name, const std::string& v) { conn[name] = v; });
   j["connection"] = std::move(conn);
   Json options = Json::array();
   for (const auto& o : report.options) {

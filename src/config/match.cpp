@@ -93,41 +93,35 @@ bool wildcard_match(std::string_view text, std::string_view pattern, bool ignore
   return p == pattern.size();
 }
 
-int pattern_list_match(std::string_view text, std::string_view list, bool ignore_case) {
+namespace {
+
+// OpenSSH's list rule: comma-separated patterns, "!" negates; a negated hit answers -1 at once.
+template <typename Hit>
+int match_list(std::string_view list, Hit hit) {
   int result = 0;
   for (const auto& raw : text::split(text::unquote(list), ',')) {
     std::string_view pattern = raw;
     const bool negated = !pattern.empty() && pattern[0] == '!';
     if (negated) pattern.remove_prefix(1);
-    if (pattern.empty()) continue;
-    if (wildcard_match(text, pattern, ignore_case)) {
-      if (negated) return -1;
-      result = 1;
-    }
+    if (pattern.empty() || !hit(pattern)) continue;
+    if (negated) return -1;
+    result = 1;
   }
   return result;
 }
 
+}  // namespace
+
+int pattern_list_match(std::string_view text, std::string_view list, bool ignore_case) {
+  return match_list(list, [&](std::string_view pattern) { return wildcard_match(text, pattern, ignore_case); });
+}
+
 int address_list_match(std::string_view addr, std::string_view list) {
   const auto address = parse_network(addr);
-  int result = 0;
-  for (const auto& raw : text::split(text::unquote(list), ',')) {
-    std::string_view pattern = raw;
-    const bool negated = !pattern.empty() && pattern[0] == '!';
-    if (negated) pattern.remove_prefix(1);
-    if (pattern.empty()) continue;
-    bool hit = false;
-    if (const auto net = parse_network(pattern); net && address) {
-      hit = in_network(*address, *net);
-    } else if (pattern.find('/') == std::string_view::npos) {
-      hit = wildcard_match(addr, pattern, true);
-    }
-    if (hit) {
-      if (negated) return -1;
-      result = 1;
-    }
-  }
-  return result;
+  return match_list(list, [&](std::string_view pattern) {
+    if (const auto net = parse_network(pattern); net && address) return in_network(*address, *net);
+    return pattern.find('/') == std::string_view::npos && wildcard_match(addr, pattern, true);
+  });
 }
 
 Tri evaluate_criterion(const Criterion& criterion, const Connection& conn) {
