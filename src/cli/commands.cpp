@@ -58,19 +58,15 @@ std::string describe(const service::ActionResult& r) {
   return out + "; open sessions are kept";
 }
 
-// Reloads sshd after a change: only on a live target, only when something changed.
-std::string reload_after_change(Context& ctx, bool listening_changed) {
+// Reloads sshd after a change: only on a live target, only when something changed. When the
+// listening addresses changed under socket activation, the socket unit is moved instead.
+std::string reload_after_change(Context& ctx, const std::optional<std::vector<std::string>>& new_streams) {
   if (ctx.target->offline()) return "offline root: no service to reload";
   if (!ctx.reload) return "NOT RELOADED (--no-reload): the running sshd still uses the old settings";
   auto manager = service::open_service_manager(*ctx.target, ctx.unit);
-  const auto result = manager->reload(kReloadTimeout);
-  std::string said = describe(result);
-  if (listening_changed && !result.before.active_socket.empty())
-    said += "\nWARNING: " + result.before.active_socket +
-            " is active and listens on its own ListenStream= ports: this Port/ListenAddress change does not "
-            "move it; change the socket unit too (systemctl edit " +
-            result.before.active_socket + ")";
-  return said;
+  if (new_streams)
+    if (auto moved = manager->relisten(*new_streams, kReloadTimeout)) return describe(*moved);
+  return describe(manager->reload(kReloadTimeout));
 }
 
 // Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically.
@@ -91,7 +87,9 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   if (changes.empty()) return report;
   if (check) check(tree.edited_model());
 
-  const bool listening_changed = config::listen_streams(tree.edited_model()) != config::listen_streams(tree.model());
+  std::optional<std::vector<std::string>> new_streams;
+  if (auto after = config::listen_streams(tree.edited_model()); after != config::listen_streams(tree.model()))
+    new_streams = std::move(after);
 
   config::SshdOracle oracle(*ctx.target, *ctx.controller);
   const auto candidate = tree.candidate();
@@ -110,7 +108,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
     return report;
   }
   try {
-    report.service = reload_after_change(ctx, listening_changed);
+    report.service = reload_after_change(ctx, new_streams);
   } catch (Error& e) {
     throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
         .with_detail(e.detail());

@@ -95,10 +95,39 @@ class SystemdManager : public ServiceManager {
     }
   }
 
-  ActionResult reload(std::chrono::milliseconds timeout) override { return run_job("reload", "ReloadUnit", timeout); }
+  ActionResult reload(std::chrono::milliseconds timeout) override {
+    return run_job(unit_, "reload", "ReloadUnit", timeout);
+  }
 
   ActionResult restart(std::chrono::milliseconds timeout) override {
-    return run_job("restart", "RestartUnit", timeout);
+    return run_job(unit_, "restart", "RestartUnit", timeout);
+  }
+
+  std::optional<ActionResult> relisten(const std::vector<std::string>& streams,
+                                       std::chrono::milliseconds timeout) override {
+    if (active_socket_.empty()) return std::nullopt;
+    std::string dropin =
+        "# Written by sshdctl: the addresses that sshd_config's Port and ListenAddress name.\n"
+        "[Socket]\nListenStream=\n";
+    for (const auto& s : streams) dropin += "ListenStream=" + s + "\n";
+    const std::string path = "/etc/systemd/system/" + active_socket_ + ".d/50-sshdctl-listen.conf";
+    host_.write_file_atomic(path, dropin, host::FileInfo{false, true, false, 0644, 0, 0});
+    try {
+      manager_->callMethod("Reload").onInterface(kManager);  // daemon-reload; replies when done
+    } catch (const sdbus::Error& e) {
+      rethrow(e, "daemon-reload", host_.name());
+    }
+    const std::string service = active_socket_.substr(0, active_socket_.rfind('.')) + ".service";
+    try {
+      const auto state = read_status(service).active_state;
+      if (state == "active" || state == "reloading") run_job(service, "stop", "StopUnit", timeout);
+    } catch (const sdbus::Error& e) {
+      rethrow(e, "stop of " + service, host_.name());
+    }
+    ActionResult r = run_job(active_socket_, "restart", "RestartUnit", timeout);
+    r.note = active_socket_ + " now listens on " + text::join(streams, " ") + " (" + path + "); " + service +
+             " starts on the next connection";
+    return r;
   }
 
  private:
@@ -177,15 +206,17 @@ class SystemdManager : public ServiceManager {
     return r.exit_code == 0 ? text::trim(r.out) : "(no journal: " + text::trim(r.err) + ")";
   }
 
-  ActionResult run_job(const std::string& action, const char* method, std::chrono::milliseconds timeout) {
+  ActionResult run_job(const std::string& unit, const std::string& action, const char* method,
+                       std::chrono::milliseconds timeout) {
     ActionResult result;
     result.action = action;
     result.method = "systemd (D-Bus)";
     try {
-      result.before = read_status(unit_);
+      result.before = read_status(unit);
       if (result.before.socket_activated && action == "reload") {
         // Each connection starts a fresh sshd that reads the configuration: nothing to reload.
-        result.note = unit_ + " is socket-activated: every new connection reads the new configuration";
+        result.note =
+            unit + " is socket-activated and no sshd runs: the next connection starts one with the new configuration";
         result.after = result.before;
         result.job_result = "skipped";
         return result;
@@ -193,20 +224,20 @@ class SystemdManager : public ServiceManager {
       sdbus::ObjectPath job;
       manager_->callMethod(method)
           .onInterface(kManager)
-          .withArguments(unit_, std::string("replace"))
+          .withArguments(unit, std::string("replace"))
           .storeResultsTo(job);
       const bool ended = wait_until([&] { return finished_.count(job) != 0; }, timeout);
       result.job_result = ended ? finished_[job] : "timeout";
-      result.after = read_status(unit_);
+      result.after = read_status(unit);
     } catch (const sdbus::Error& e) {
-      rethrow(e, action + " of " + unit_, host_.name());
+      rethrow(e, action + " of " + unit, host_.name());
     }
     if (result.job_result != "done") {
       throw Error(ErrorKind::kInternal,
-                  action + " of " + unit_ + " failed: job " + result.job_result + ", unit " +
-                      result.after.active_state + "/" + result.after.sub_state,
+                  action + " of " + unit + " failed: job " + result.job_result + ", unit " + result.after.active_state +
+                      "/" + result.after.sub_state,
                   Location{host_.name(), {}, 0})
-          .with_detail(journal_tail(unit_));
+          .with_detail(journal_tail(unit));
     }
     return result;
   }
@@ -247,6 +278,10 @@ class SighupManager : public ServiceManager {
     // sshd re-executes itself under the same pid; reading the pid file now could race that.
     r.after = r.before;
     return r;
+  }
+
+  std::optional<ActionResult> relisten(const std::vector<std::string>&, std::chrono::milliseconds) override {
+    return std::nullopt;  // without systemd there is no socket unit
   }
 
   ActionResult restart(std::chrono::milliseconds) override {

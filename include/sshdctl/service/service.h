@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ class ServiceManager {
   // unit, the job result and the unit's last journal lines when it failed.
   virtual ActionResult reload(std::chrono::milliseconds timeout) = 0;
   virtual ActionResult restart(std::chrono::milliseconds timeout) = 0;
+  // Under socket activation the socket unit, not sshd, owns the listening sockets and hands
+  // them to the service: points it at `streams` (ListenStream= values) with a drop-in, reloads
+  // systemd, stops the service (open sessions stay: Debian's ssh.service has KillMode=process)
+  // and restarts the socket. Nothing when no socket unit is active.
+  virtual std::optional<ActionResult> relisten(const std::vector<std::string>& streams,
+                                               std::chrono::milliseconds timeout) = 0;
 };
 
 inline constexpr const char* kSystemBus = "unix:path=/run/dbus/system_bus_socket";
