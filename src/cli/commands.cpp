@@ -85,10 +85,11 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   tree.apply(plan);
   const auto changes = tree.changes();
   if (changes.empty()) return report;
-  if (check) check(tree.edited_model());
+  const Model edited = tree.edited_model();
+  if (check) check(edited);
 
   std::optional<std::vector<std::string>> new_streams;
-  if (auto after = config::listen_streams(tree.edited_model()); after != config::listen_streams(tree.model()))
+  if (auto after = config::listen_streams(edited); after != config::listen_streams(tree.model()))
     new_streams = std::move(after);
 
   config::SshdOracle oracle(*ctx.target, *ctx.controller);

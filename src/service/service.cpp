@@ -138,22 +138,21 @@ class SystemdManager : public ServiceManager {
   }
 
   template <typename T>
-  T property(const sdbus::ObjectPath& path, const char* interface, const char* name) {
-    auto proxy = sdbus::createProxy(*connection_, kDestination, path);
-    return proxy->getProperty(name).onInterface(interface).get<T>();
+  static T property(sdbus::IProxy& unit, const char* interface, const char* name) {
+    return unit.getProperty(name).onInterface(interface).get<T>();
   }
 
   UnitStatus read_status(const std::string& unit) {
-    const auto path = unit_path(unit);
+    auto proxy = sdbus::createProxy(*connection_, kDestination, unit_path(unit));
     UnitStatus s;
     s.unit = unit;
-    s.load_state = property<std::string>(path, kUnit, "LoadState");
-    s.active_state = property<std::string>(path, kUnit, "ActiveState");
-    s.sub_state = property<std::string>(path, kUnit, "SubState");
-    s.state_change_usec = property<std::uint64_t>(path, kUnit, "StateChangeTimestampMonotonic");
+    s.load_state = property<std::string>(*proxy, kUnit, "LoadState");
+    s.active_state = property<std::string>(*proxy, kUnit, "ActiveState");
+    s.sub_state = property<std::string>(*proxy, kUnit, "SubState");
+    s.state_change_usec = property<std::uint64_t>(*proxy, kUnit, "StateChangeTimestampMonotonic");
     s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
     if (!s.socket_activated && s.load_state == "loaded")
-      s.main_pid = property<std::uint32_t>(path, kService, "MainPID");
+      s.main_pid = property<std::uint32_t>(*proxy, kService, "MainPID");
     s.active_socket = active_socket_;
     return s;
   }

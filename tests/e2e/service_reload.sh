@@ -35,6 +35,14 @@ main_pid() { in_host systemctl show ssh -p MainPID --value; }
 # shellcheck disable=SC1090
 source "/run/sshdctl-lab/$P/env"
 ssh_host() { ssh -F "$LAB_SSH_CONFIG" "$H" "$@"; }
+# sshd closes its listener for an instant while it re-executes: retry briefly.
+banner_is_live() {
+    for _ in 1 2 3 4 5; do
+        if ssh_host -v true 2>&1 | grep -q sshdctl-banner-is-live; then return 0; fi
+        sleep 0.3
+    done
+    return 1
+}
 
 # ---------------------------------------------------------------- reload after a change --
 in_host sh -c 'echo sshdctl-banner-is-live > /etc/ssh/e2e-banner'
@@ -49,13 +57,7 @@ if grep -q 'reload of ssh.service through systemd (D-Bus): done' <<<"$out"; then
 if [[ $(reload_marker) != "$marker_before" ]]; then ok "systemd ran ExecReload (its kill pid moved)"; else bad "systemd ran ExecReload" "$marker_before"; fi
 if [[ $(main_pid) == "$pid_before" ]]; then ok "MainPID unchanged: a reload, not a restart"; else bad "MainPID unchanged" "$pid_before -> $(main_pid)"; fi
 if [[ $(in_host systemctl is-active ssh) == active ]]; then ok "ssh.service active after the reload"; else bad "ssh.service active after the reload"; fi
-# sshd closes its listener for an instant while it re-executes: retry briefly.
-live=no
-for _ in 1 2 3 4 5; do
-    if ssh_host -v true 2>&1 | grep -q sshdctl-banner-is-live; then live=yes; break; fi
-    sleep 0.3
-done
-if [[ $live == yes ]]; then ok "a new connection sees the new Banner"; else bad "a new connection sees the new Banner"; fi
+if banner_is_live; then ok "a new connection sees the new Banner"; else bad "a new connection sees the new Banner"; fi
 if wait "$session" && grep -q session-survived "$tmp/session.out"; then ok "the open SSH session survived the reload"; else bad "the open SSH session survived the reload" "$(cat "$tmp/session.out")"; fi
 if out=$(sshdctl set Banner /etc/ssh/e2e-banner 2>&1); then bad "an unchanged set exits 3" "$out"; else
     rc=$?; [[ $rc == 3 ]] && ! grep -q 'reload of' <<<"$out" && ok "an unchanged set exits 3 and reloads nothing" || bad "an unchanged set exits 3 and reloads nothing" "rc=$rc $out"; fi
@@ -80,12 +82,7 @@ if [[ $(in_host systemctl is-active ssh) == active ]]; then ok "ssh.service is b
 in_host sh -c 'systemctl stop dbus.socket dbus.service' || true
 if out=$(sshdctl set Banner /etc/ssh/e2e-banner 2>&1) && grep -q 'SIGHUP to the pid in /run/sshd.pid (cannot talk to systemd over D-Bus' <<<"$out"; then
     ok "without D-Bus the reload falls back to SIGHUP and says so"; else bad "SIGHUP fallback reported" "$out"; fi
-live=no
-for _ in 1 2 3 4 5; do
-    if ssh_host -v true 2>&1 | grep -q sshdctl-banner-is-live; then live=yes; break; fi
-    sleep 0.3
-done
-if [[ $live == yes ]]; then ok "the SIGHUP reload made the Banner live again"; else bad "the SIGHUP reload made the Banner live"; fi
+if banner_is_live; then ok "the SIGHUP reload made the Banner live again"; else bad "the SIGHUP reload made the Banner live"; fi
 
 # Socket activation (Debian ships ssh.socket disabled): the socket unit owns the listening
 # socket, so a Port change moves the socket (drop-in, daemon-reload, restart) and an open
