@@ -11,6 +11,7 @@
 #include "sshdctl/config/engine.h"
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
+#include "sshdctl/host/ssh_host.h"
 
 namespace {
 
@@ -65,6 +66,20 @@ int run_sshdctl(int argc, char** argv) {
   app.add_option("--root", root,
                  "Work on an offline root (a mounted rescue disk): paths, Includes and validation resolve inside DIR")
       ->option_text("DIR");
+  host::SshTarget remote;
+  app.add_option("--host", remote.destination,
+                 "Work on a remote host over SSH: [user@]host[:port] or an ssh config alias (read-only verbs for now)")
+      ->option_text("DEST");
+  app.add_option("-F", remote.config_file, "ssh config file (default: ~/.ssh/config)")->option_text("FILE");
+  app.add_option("-i,--identity", remote.identity, "Private key (default: ssh-agent and the default keys)")
+      ->option_text("FILE");
+  app.add_option("--known-hosts", remote.known_hosts,
+                 "known_hosts file (default: from the ssh config, else "
+                 "~/.ssh/known_hosts); host keys are always checked")
+      ->option_text("FILE");
+  app.add_flag("--accept-new", remote.accept_new,
+               "Record the key of a host not yet in known_hosts (never a changed one)");
+  app.add_option("--connect-timeout", remote.connect_timeout_s, "Seconds to wait for the connection (default 10)");
   app.add_flag("--dry-run,-n", dry_run, "Print the unified diffs and what would happen; change nothing");
   app.add_flag("--json", json, "Print machine-readable JSON");
   app.add_flag("-v,--verbose", verbosity, "Log what is done (-vv: debug)");
@@ -144,11 +159,23 @@ int run_sshdctl(int argc, char** argv) {
 
   try {
     host::FsHost controller("/");
-    std::unique_ptr<host::FsHost> offline;
+    std::unique_ptr<host::Host> other;
     host::Host* target = &controller;
-    if (!root.empty()) {
-      offline = std::make_unique<host::FsHost>(root);
-      target = offline.get();
+    if (!root.empty() && !remote.destination.empty())
+      throw Error(ErrorKind::kBadInput, "--root and --host exclude each other");
+    if (!remote.destination.empty()) {
+      // Changing a remote host needs the login probe that rolls back a lock-out (safety
+      // invariant 4) and the remote bus; until both exist, only reading is allowed.
+      if (!show->parsed())
+        throw Error(ErrorKind::kUnsupported,
+                    "remote changes are not enabled yet: they need the post-reload login probe that rolls back a "
+                    "lock-out; use 'show' remotely, or run sshdctl on the host (nothing was done)",
+                    Location{remote.destination, {}, 0});
+      other = std::make_unique<host::SshHost>(remote);
+      target = other.get();
+    } else if (!root.empty()) {
+      other = std::make_unique<host::FsHost>(root);
+      target = other.get();
     }
     host::DryRunHost dry(*target);
     cli::Context ctx;

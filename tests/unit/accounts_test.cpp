@@ -22,3 +22,17 @@ TEST(Accounts, CollectsPrimaryAndSupplementaryGroups) {
 
 }  // namespace
 }  // namespace sshdctl::host
+
+#include "sshdctl/host/ssh_host.h"
+
+namespace sshdctl::host {
+namespace {
+
+TEST(ShellQuote, KeepsEveryCharacterLiteral) {
+  EXPECT_EQ(shell_quote("plain"), "'plain'");
+  EXPECT_EQ(shell_quote("it's $HOME; rm -rf /"), "'it'\\''s $HOME; rm -rf /'");
+  EXPECT_EQ(shell_quote(""), "''");
+}
+
+}  // namespace
+}  // namespace sshdctl::host

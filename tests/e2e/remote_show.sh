@@ -1,0 +1,71 @@
+#!/bin/bash
+# Remote hosts, first part: sshdctl --host reads a lab host's configuration over SSH (libssh,
+# sudo -n as ecs-user), and every connection problem is a clear error: unknown and changed
+# host keys, a wrong key, sudo that wants a password, an address where nothing listens.
+# Changing a remote host is refused until the lock-out probe exists. Needs root; fails,
+# never skips, where the lab cannot run.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lab=$here/lab
+P=e2erem
+H=${P}1
+passed=0
+failed=0
+tmp=$(mktemp -d)
+cleanup() { "$lab" down --prefix "$P" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+ok() { passed=$((passed + 1)); printf 'ok   - %s\n' "$1"; }
+bad() { failed=$((failed + 1)); printf 'FAIL - %s\n' "$1"; [[ -z ${2:-} ]] || printf '       %s\n' "${2:0:600}"; }
+finish() { printf '%d passed, %d failed\n' "$passed" "$failed"; ((failed == 0)); }
+# expect DESC RC PATTERN CMD...: CMD exits RC and its output matches PATTERN
+expect() {
+    local d=$1 want=$2 pattern=$3 out rc
+    shift 3
+    if out=$("$@" 2>&1); then rc=0; else rc=$?; fi
+    if [[ $rc == "$want" ]] && grep -qE -- "$pattern" <<<"$out"; then ok "$d"; else bad "$d" "rc=$rc: $out"; fi
+}
+
+[[ -n ${SSHDCTL_BUILD_DIR:-} && -x $SSHDCTL_BUILD_DIR/bin/sshdctl ]] || {
+    echo "remote_show: SSHDCTL_BUILD_DIR must name a build with bin/sshdctl" >&2; exit 1; }
+bin=$SSHDCTL_BUILD_DIR/bin/sshdctl
+
+"$lab" up 1 --prefix "$P" >/dev/null
+# shellcheck disable=SC1090
+source "/run/sshdctl-lab/$P/env"
+addr=$(awk '{print $2}' "$LAB_HOSTS")
+remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 3)
+
+expect "show over SSH names the file:line that decides" 0 "PermitRootLogin no +# /etc/ssh/sshd_config:33" \
+    "${remote[@]}" show PermitRootLogin
+expect "... and agrees with the host's own sshd -T (through sudo -n)" 0 "sshd -T: no" \
+    "${remote[@]}" show PermitRootLogin PasswordAuthentication --user root --addr 192.0.2.1 --compare
+expect "an ssh config alias works (-F)" 0 "PasswordAuthentication no" \
+    "$bin" --host "$H" -F "$LAB_SSH_CONFIG" show PasswordAuthentication
+
+: >"$tmp/empty_known_hosts"
+expect "an unknown host key is refused, with its fingerprint" 1 "unknown host key SHA256:" \
+    "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/empty_known_hosts" show UsePAM
+expect "--accept-new records an unknown host" 0 "UsePAM yes" \
+    "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/empty_known_hosts" --accept-new show UsePAM
+if grep -q "$addr" "$tmp/empty_known_hosts"; then ok "... into the known_hosts file"; else bad "... into the known_hosts file"; fi
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/other" </dev/null
+: >"$tmp/changed_known_hosts"
+for t in ed25519 ecdsa rsa; do  # a wrong key of every type, whichever the server offers
+    ssh-keygen -q -t "$t" -N '' -f "$tmp/wrong_$t" </dev/null
+    printf '%s %s\n' "$addr" "$(cut -d' ' -f1,2 "$tmp/wrong_$t.pub")" >>"$tmp/changed_known_hosts"
+done
+expect "a changed host key is a hard stop, showing both fingerprints" 1 "HOST KEY CHANGED: .* records .*SHA256:.*offers SHA256:" \
+    "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/changed_known_hosts" --accept-new show UsePAM
+expect "a wrong key fails and lists the methods the server offers" 1 "authentication failed; the server offers: publickey" \
+    "$bin" --host "ecs-user@$addr" -i "$tmp/other" --known-hosts "$LAB_KNOWN_HOSTS" show UsePAM
+expect "an address where nothing listens is a clear error" 1 "cannot connect|refused|timed out" \
+    "$bin" --host "ecs-user@${addr%.*}.250" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 2 show UsePAM
+before=$("$lab" exec "$H" -- sha256sum /etc/ssh/sshd_config)
+expect "a remote change is refused until the lock-out probe exists" 1 "remote changes are not enabled yet" \
+    "${remote[@]}" set X11Forwarding no
+if [[ $("$lab" exec "$H" -- sha256sum /etc/ssh/sshd_config) == "$before" ]]; then ok "... and nothing changed"; else bad "... and nothing changed"; fi
+"$lab" exec "$H" -- sh -c 'echo "ecs-user ALL=(ALL) ALL" > /etc/sudoers.d/90-cloud-init-users'
+expect "sudo that needs a password is a clear error" 1 "sudo -n refused" "${remote[@]}" show UsePAM
+
+finish
