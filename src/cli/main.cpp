@@ -29,6 +29,7 @@ Examples:
   sshdctl root-login disable
   sshdctl --root /mnt/rescue root-login enable               # a rescue disk mounted at /mnt/rescue
   sshdctl service status                     # which unit runs sshd, its state and main pid
+  sshdctl --host ecs-user@web1 show PermitRootLogin --compare  # over SSH, through sudo -n (read-only for now)
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
