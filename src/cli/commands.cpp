@@ -126,12 +126,6 @@ void require_effective(const Effective& eff, const config::Keyword& kw, const st
                                           text::join(values, " ") + "'); nothing was changed");
 }
 
-std::vector<std::string> compared_values(const OptionKey& key, const std::vector<std::string>& values) {
-  if (key.keyword->combine == config::Combine::kPerSubsystem)
-    return std::vector<std::string>(values.begin() + 1, values.end());
-  return values;
-}
-
 config::Connection to_connection(Context& ctx, const ConnectionArgs& args) {
   config::Connection conn;
   conn.user = args.user;
@@ -264,14 +258,15 @@ ChangeReport set(Context& ctx, const std::string& name, const std::vector<std::s
   const auto& kw = *key.keyword;
   if (text::iequals(kw.name, "Include"))
     throw Error(ErrorKind::kBadInput, "sshdctl does not edit Include lines; edit the settings the included files hold");
-  if (auto problem = config::check_value(kw, compared_values(key, values))) throw Error(ErrorKind::kBadInput, *problem);
+  if (auto problem = config::check_value(kw, config::value_words(key, values)))
+    throw Error(ErrorKind::kBadInput, *problem);
   std::vector<config::Criterion> criteria;
   if (match) {
     criteria = config::parse_criteria(*match);
     if (!kw.match_allowed)
       throw Error(ErrorKind::kBadInput, std::string(kw.name) + " is not allowed inside a Match block (sshd_config(5))");
   }
-  const auto wanted = compared_values(key, values);
+  const auto wanted = config::value_words(key, values);
   return run_change(
       ctx, "set",
       [&](const Model& model) {

@@ -23,7 +23,6 @@ namespace sshdctl::config {
 namespace {
 
 constexpr const char* kLens = "Sshdctl_sshd.lns";
-constexpr int kMaxDepth = 16;
 constexpr const char* kRemovedBlockMarker = "sshdctl-removed-block";
 
 bool is_comment(const std::string& label) { return !label.empty() && label[0] == '#'; }
@@ -129,7 +128,7 @@ void ConfigTree::load() {
                   Location{host_.name(), {}, 0});
     }
   }
-  load_file(main, 0);
+  load_file(main);
   model_ = flatten(
       main,
       [this](const std::string& path) -> const FileTree* {
@@ -139,10 +138,8 @@ void ConfigTree::load() {
       [this](const std::string& pattern) { return expand(pattern, false); });
 }
 
-bool ConfigTree::load_file(const std::string& path, int depth) {
+bool ConfigTree::load_file(const std::string& path) {
   if (files_.count(path) != 0) return true;
-  if (depth > kMaxDepth)
-    throw Error(ErrorKind::kConfigParse, "Include nested too deeply", Location{host_.name(), path, 0});
   const auto info = host_.stat(path);
   if (!info.exists) return false;
   auto content = host_.read_file(path);
@@ -185,7 +182,7 @@ bool ConfigTree::load_file(const std::string& path, int depth) {
       if (text::iequals(d.keyword, "Include")) includes.push_back(&d);
   for (const Directive* d : includes)
     for (const auto& pattern : d->args)
-      for (const auto& file : expand(include_pattern_path(text::unquote(pattern)), false)) load_file(file, depth + 1);
+      for (const auto& file : expand(include_pattern_path(text::unquote(pattern)), false)) load_file(file);
   return true;
 }
 

@@ -15,13 +15,6 @@ std::string describe(const Entry& entry) {
   return entry.directive->keyword + " " + text::join(entry.directive->args, " ");
 }
 
-// The words of a line for `key` as given on the command line (Subsystem: name + command).
-std::vector<std::string> compared_part(const OptionKey& key, const std::vector<std::string>& values) {
-  if (key.keyword->combine == Combine::kPerSubsystem && !values.empty())
-    return std::vector<std::string>(values.begin() + 1, values.end());
-  return values;
-}
-
 Edit replace(const Entry& entry, const std::vector<std::string>& values) {
   return Edit{Edit::Kind::kReplace, entry.directive->path, entry.file, {entry.directive->keyword, values}, {}, {}};
 }
@@ -123,7 +116,7 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
   Plan plan;
   const Keyword& kw = *key.keyword;
   const Effective eff = resolve_global(model, key);
-  const auto wanted = compared_part(key, values);
+  const auto wanted = value_words(key, values);
   const Setting setting{std::string(kw.name), values};
 
   if (!eff.sources.empty() && same_values(kw, eff.values, wanted)) {
@@ -192,7 +185,7 @@ Plan plan_set_in_block(const Model& model, const OptionKey& key, const std::vect
     current.insert(current.end(), v.begin(), v.end());
     if (kw.combine != Combine::kAccumulate) break;
   }
-  if (same_values(kw, current, compared_part(key, values)) && (kw.combine != Combine::kAccumulate || lines.size() == 1))
+  if (same_values(kw, current, value_words(key, values)) && (kw.combine != Combine::kAccumulate || lines.size() == 1))
     return plan;
   plan.edits.push_back(replace(*lines.front(), values));
   for (std::size_t i = 1; i < lines.size(); ++i) {

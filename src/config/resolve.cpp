@@ -28,7 +28,22 @@ Effective collect(const Model& model, const OptionKey& key, Active active) {
 
 }  // namespace
 
+namespace {
+
+// A comma list is the same list whether its items come as one word ("a,b", as typed) or as
+// one word per item (as the lens stores them).
+std::vector<std::string> comma_items(const std::vector<std::string>& words) {
+  std::vector<std::string> items;
+  for (const auto& w : words)
+    for (auto& item : text::split(text::unquote(w), ','))
+      if (!item.empty()) items.push_back(std::move(item));
+  return items;
+}
+
+}  // namespace
+
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (keyword.shape == Shape::kCommaList) return comma_items(a) == comma_items(b);
   if (a.size() != b.size()) return false;
   const bool fold = keyword.grammar == Grammar::kYesNo || keyword.grammar == Grammar::kEnum;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -52,11 +67,14 @@ bool sets_option(const Entry& entry, const OptionKey& key) {
   return !entry.directive->args.empty() && entry.directive->args[0] == key.subsystem;
 }
 
+std::vector<std::string> value_words(const OptionKey& key, const std::vector<std::string>& words) {
+  if (key.keyword->combine == Combine::kPerSubsystem && !words.empty())
+    return std::vector<std::string>(words.begin() + 1, words.end());
+  return words;
+}
+
 std::vector<std::string> option_values(const Entry& entry, const OptionKey& key) {
-  const auto& args = entry.directive->args;
-  if (key.keyword->combine == Combine::kPerSubsystem && !args.empty())
-    return std::vector<std::string>(args.begin() + 1, args.end());
-  return args;
+  return value_words(key, entry.directive->args);
 }
 
 bool is_baseline_context(const Model& model, int context) {

@@ -149,7 +149,6 @@ class SystemdManager : public ServiceManager {
     s.load_state = property<std::string>(*proxy, kUnit, "LoadState");
     s.active_state = property<std::string>(*proxy, kUnit, "ActiveState");
     s.sub_state = property<std::string>(*proxy, kUnit, "SubState");
-    s.state_change_usec = property<std::uint64_t>(*proxy, kUnit, "StateChangeTimestampMonotonic");
     s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
     if (!s.socket_activated && s.load_state == "loaded")
       s.main_pid = property<std::uint32_t>(*proxy, kService, "MainPID");

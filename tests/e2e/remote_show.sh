@@ -6,18 +6,11 @@
 # never skips, where the lab cannot run.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-lab=$here/lab
-P=e2erem
-H=${P}1
-passed=0
-failed=0
-tmp=$(mktemp -d)
-cleanup() { "$lab" down --prefix "$P" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-ok() { passed=$((passed + 1)); printf 'ok   - %s\n' "$1"; }
-bad() { failed=$((failed + 1)); printf 'FAIL - %s\n' "$1"; [[ -z ${2:-} ]] || printf '       %s\n' "${2:0:600}"; }
-finish() { printf '%d passed, %d failed\n' "$passed" "$failed"; ((failed == 0)); }
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+trap 'lab_down; rm -rf "$tmp"' EXIT
+e2e_require
+e2e_prefix e2erem
 # expect DESC RC PATTERN CMD...: CMD exits RC and its output matches PATTERN
 expect() {
     local d=$1 want=$2 pattern=$3 out rc
@@ -26,14 +19,9 @@ expect() {
     if [[ $rc == "$want" ]] && grep -qE -- "$pattern" <<<"$out"; then ok "$d"; else bad "$d" "rc=$rc: $out"; fi
 }
 
-[[ -n ${SSHDCTL_BUILD_DIR:-} && -x $SSHDCTL_BUILD_DIR/bin/sshdctl ]] || {
-    echo "remote_show: SSHDCTL_BUILD_DIR must name a build with bin/sshdctl" >&2; exit 1; }
-bin=$SSHDCTL_BUILD_DIR/bin/sshdctl
-
-"$lab" up 1 --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-source "/run/sshdctl-lab/$P/env"
-addr=$(awk '{print $2}' "$LAB_HOSTS")
+lab_up 1
+H=${P}1
+addr=$(addr_of "$H")
 remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 3)
 
 expect "show over SSH names the file:line that decides" 0 "PermitRootLogin no +# /etc/ssh/sshd_config:33" \

@@ -7,33 +7,21 @@
 # cannot run.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-lab=$here/lab
-P=e2esvc
-H=${P}1
-passed=0
-failed=0
-tmp=$(mktemp -d)
-cleanup() { "$lab" down --prefix "$P" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
-trap cleanup EXIT
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+trap 'lab_down; rm -rf "$tmp"' EXIT
+e2e_require
+e2e_prefix e2esvc
 
-ok() { passed=$((passed + 1)); printf 'ok   - %s\n' "$1"; }
-bad() { failed=$((failed + 1)); printf 'FAIL - %s\n' "$1"; [[ -z ${2:-} ]] || printf '       %s\n' "${2:0:600}"; }
-finish() { printf '%d passed, %d failed\n' "$passed" "$failed"; ((failed == 0)); }
-
-[[ -n ${SSHDCTL_BUILD_DIR:-} && -x $SSHDCTL_BUILD_DIR/bin/sshdctl ]] || {
-    echo "service_reload: SSHDCTL_BUILD_DIR must name a build with bin/sshdctl" >&2; exit 1; }
-bin=$SSHDCTL_BUILD_DIR/bin/sshdctl
-in_host() { "$lab" exec "$H" -- "$@"; }
+in_host() { hx "$H" "$@"; }
 sshdctl() { in_host "$bin" "$@"; }
 # The kill -HUP entry of ExecReload names the pid of the last reload's kill: it moves on
 # every reload. MainPID does not: sshd re-executes itself in place on SIGHUP.
 reload_marker() { in_host systemctl show ssh -p ExecReload | grep -o 'argv\[\]=/bin/kill[^}]*pid=[0-9]*' | grep -o 'pid=[0-9]*$'; }
 main_pid() { in_host systemctl show ssh -p MainPID --value; }
 
-"$lab" up 1 --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-source "/run/sshdctl-lab/$P/env"
+lab_up 1
+H=${P}1
 ssh_host() { ssh -F "$LAB_SSH_CONFIG" "$H" "$@"; }
 # sshd closes its listener for an instant while it re-executes: retry briefly.
 banner_is_live() {

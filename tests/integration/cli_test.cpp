@@ -184,6 +184,34 @@ TEST_F(Cli, SeparatorAndSpellingOfTheEditedLineAreKept) {
   EXPECT_NE(config().find("\npermitrootlogin yes"), std::string::npos) << config();
 }
 
+// List keywords live in child nodes of the tree: replacing them, adding a new one, a
+// trailing comment, and Subsystem's named child, through the real lens.
+TEST_F(Cli, ListKeywordsAndSubsystemAreWrittenThroughTheLens) {
+  EXPECT_EQ(in_root("set AcceptEnv LANG LC_ALL").code, 0);
+  EXPECT_NE(config().find("\nAcceptEnv LANG LC_ALL\n"), std::string::npos) << config();
+  EXPECT_EQ(in_root("set Ciphers aes256-gcm@openssh.com,aes128-ctr").code, 0);
+  EXPECT_NE(config().find("\nCiphers aes256-gcm@openssh.com,aes128-ctr\n"), std::string::npos) << config();
+  EXPECT_EQ(in_root("set Ciphers aes256-gcm@openssh.com,aes128-ctr").code, 3) << "the same list again is unchanged";
+  EXPECT_EQ(in_root("set Subsystem sftp internal-sftp").code, 0);
+  EXPECT_NE(config().find("\nSubsystem\tsftp\tinternal-sftp\n"), std::string::npos) << config();
+  const auto show = in_root("show AcceptEnv Ciphers Subsystem sftp --user root --addr 192.0.2.1 --compare");
+  EXPECT_EQ(show.code, 0) << show.out;
+  EXPECT_EQ(show.out.find("MISMATCH"), std::string::npos) << show.out;
+
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf", "AllowUsers alice bob # ops\n");
+  EXPECT_EQ(in_root("set AllowUsers alice carol").code, 0);
+  EXPECT_EQ(config("etc/ssh/sshd_config.d/50-cloud-init.conf"), "AllowUsers alice carol # ops\n");
+}
+
+TEST_F(Cli, SelfIncludingFileIsRefusedWithItsLine) {
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "PasswordAuthentication no\nInclude /etc/ssh/sshd_config.d/*.conf\n");
+  const auto r = in_root("show");
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config.d/50-cloud-init.conf:2: Include nested too deeply"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(Cli, MissingFinalNewlineStaysMissing) {
   use("hostile-trailing-match");
   ASSERT_NE(config().back(), '\n');

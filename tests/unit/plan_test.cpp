@@ -32,6 +32,14 @@ TEST(PlanSet, ChangesNothingWhenTheValueIsAlreadyEffective) {
   EXPECT_TRUE(plan_set(m, key("usepam"), {"YES"}).empty());
 }
 
+TEST(SameValues, CommaListsCompareByItem) {
+  const Keyword& ciphers = *find_keyword("Ciphers");
+  EXPECT_TRUE(same_values(ciphers, {"a,b"}, {"a", "b"}));
+  EXPECT_FALSE(same_values(ciphers, {"a,b"}, {"b", "a"}));
+  EXPECT_TRUE(same_values(*find_keyword("PermitRootLogin"), {"YES"}, {"yes"}));
+  EXPECT_FALSE(same_values(*find_keyword("AllowUsers"), {"a", "b"}, {"a"}));
+}
+
 TEST(PlanSet, InsertsAMissingKeywordIntoTheMainFile) {
   const Tree t = testing::debian_cloud();
   const Model m = t.model();

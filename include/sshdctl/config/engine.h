@@ -57,7 +57,9 @@ class ConfigTree {
     FileTree tree;
   };
 
-  bool load_file(const std::string& path, int depth);
+  // Reads a file and, once each, the files its Include lines name (nesting depth is
+  // flatten()'s rule).
+  bool load_file(const std::string& path);
   FileTree read_tree(const std::string& path, const std::string* content) const;
   Directive read_directive(const std::string& node, const std::string& label, const std::string* content) const;
   std::vector<std::string> expand(const std::string& pattern, bool with_new_files);

@@ -26,6 +26,8 @@ bool sets_option(const Entry& entry, const OptionKey& key);
 
 // The value words a line contributes (Subsystem: the command, without the name).
 std::vector<std::string> option_values(const Entry& entry, const OptionKey& key);
+// The same for the words of a line as the operator gives them (KEY's words after the keyword).
+std::vector<std::string> value_words(const OptionKey& key, const std::vector<std::string>& words);
 
 // Equal values for a keyword (case-insensitive for yes/no and enumerations, quotes ignored).
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b);

@@ -21,7 +21,6 @@ struct UnitStatus {
   std::string active_state;  // active, reloading, failed, …
   std::string sub_state;     // running, listening, …
   std::uint32_t main_pid = 0;
-  std::uint64_t state_change_usec = 0;  // moves on every state change, including a reload
   bool socket_activated = false;
   std::string active_socket;  // ssh.socket (or sshd.socket) when active: it holds ports of its own
 };
