@@ -69,6 +69,13 @@ std::string reload_after_change(Context& ctx, const std::optional<std::vector<st
   return describe(manager->reload(kReloadTimeout));
 }
 
+// The first failing login probe, as "LOGIN: why".
+std::optional<std::string> run_probes(const Context& ctx) {
+  for (const auto& probe : ctx.probes)
+    if (auto why = probe.run()) return "a fresh login as " + probe.what + " fails: " + *why;
+  return std::nullopt;
+}
+
 // Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically.
 ChangeReport run_change(Context& ctx, const std::string& verb, const std::function<Plan(const Model&)>& make_plan,
                         const std::function<void(const Model&)>& check) {
@@ -114,7 +121,34 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
     throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
         .with_detail(e.detail());
   }
-  return report;
+  if (!ctx.reload || ctx.target->offline()) return report;
+
+  // Safety invariant 4: the operator must still be able to log in; else the change goes.
+  const auto failure = run_probes(ctx);
+  if (!failure) {
+    for (const auto& probe : ctx.probes)
+      report.checks.push_back("login probe: a fresh login as " + probe.what + " works");
+    return report;
+  }
+  spdlog::warn("{}: the login probe failed ({}); rolling the change back", report.host, *failure);
+  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+    if (it->before)
+      ctx.target->write_file_atomic(it->path, *it->before, it->info);
+    else
+      ctx.target->remove_file(it->path);
+  }
+  std::optional<std::vector<std::string>> old_streams;
+  if (new_streams) old_streams = config::listen_streams(tree.model());
+  std::string after_rollback;
+  try {
+    reload_after_change(ctx, old_streams);
+    const auto again = run_probes(ctx);
+    after_rollback = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
+  } catch (const Error& e) {
+    after_rollback = "; the files are restored, but " + e.message();
+  }
+  throw Error(ErrorKind::kRolledBack, "rolled back: " + *failure + after_rollback, Location{report.host, {}, 0})
+      .with_detail("the change would have locked the operator out; every file is back as it was");
 }
 
 // `fallback`: sshd's built-in default, used when no line sets the option.

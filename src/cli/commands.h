@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,14 @@ struct Context {
   bool dry_run = false;
   bool reload = true;  // reload sshd after a change on a live target
   std::string unit;    // the sshd unit, when not detected
+  // After a reload on a remote target: each probe logs in afresh the way the operator will
+  // need to and returns why that failed (nullopt: it worked). Empty: no probe (local
+  // targets, --no-probe).
+  struct Probe {
+    std::string what;  // e.g. "ecs-user with publickey"
+    std::function<std::optional<std::string>()> run;
+  };
+  std::vector<Probe> probes;
 };
 
 struct FileReport {

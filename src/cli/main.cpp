@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "output.h"
+#include "secrets.h"
 #include "sshdctl/config/engine.h"
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
@@ -29,7 +30,8 @@ Examples:
   sshdctl root-login disable
   sshdctl --root /mnt/rescue root-login enable               # a rescue disk mounted at /mnt/rescue
   sshdctl service status                     # which unit runs sshd, its state and main pid
-  sshdctl --host ecs-user@web1 show PermitRootLogin --compare  # over SSH, through sudo -n (read-only for now)
+  sshdctl --host ecs-user@web1 show PermitRootLogin --compare  # over SSH, as root through sudo
+  sshdctl --host ecs-user@web1 set PasswordAuthentication no   # then a fresh login is probed
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
@@ -38,6 +40,12 @@ Exit codes:
   3  unchanged: everything already was as asked; nothing was written
   4  rejected: sshd -t refused the new configuration; nothing was written
   5  a configuration file could not be parsed (file:line shown); nothing was written
+  6  rolled back: after the reload a fresh login failed, so the change was undone
+
+Remote hosts (--host): one SSH connection per run (ssh config, known_hosts checked strictly,
+keys, ssh-agent, or a password from --ask-pass/--pass-stdin/--pass-file/--pass-env, never
+from the command line). Commands run as root through sudo (-n, or -S fed the login password).
+After a reload, a fresh login the same way must work, or the change is rolled back (exit 6).
 )";
 
 int print_result(bool json, const sshdctl::Json& j, const std::string& text, int code) {
@@ -69,7 +77,7 @@ int run_sshdctl(int argc, char** argv) {
       ->option_text("DIR");
   host::SshTarget remote;
   app.add_option("--host", remote.destination,
-                 "Work on a remote host over SSH: [user@]host[:port] or an ssh config alias (read-only verbs for now)")
+                 "Work on a remote host over SSH: [user@]host[:port] or an ssh config alias")
       ->option_text("DEST");
   app.add_option("-F", remote.config_file, "ssh config file (default: ~/.ssh/config)")->option_text("FILE");
   app.add_option("-i,--identity", remote.identity, "Private key (default: ssh-agent and the default keys)")
@@ -80,7 +88,22 @@ int run_sshdctl(int argc, char** argv) {
       ->option_text("FILE");
   app.add_flag("--accept-new", remote.accept_new,
                "Record the key of a host not yet in known_hosts (never a changed one)");
+  app.add_option("-J,--jump", remote.jump, "Reach --host through this jump host ([user@]host[:port], like ssh -J)")
+      ->option_text("DEST");
   app.add_option("--connect-timeout", remote.connect_timeout_s, "Seconds to wait for the connection (default 10)");
+  app.add_option("--command-timeout", remote.command_timeout_s,
+                 "Seconds a command on the remote host may take (default 120)");
+  cli::SecretSource login_password;
+  app.add_flag("--ask-pass", login_password.ask,
+               "Ask for the login password (no echo); it is also given to sudo when sudo needs one");
+  app.add_flag("--pass-stdin", login_password.from_stdin, "Read the login password from the first line of stdin");
+  app.add_option("--pass-file", login_password.file, "Read the login password from the first line of FILE")
+      ->option_text("FILE");
+  app.add_option("--pass-env", login_password.env, "Read the login password from the environment variable VAR")
+      ->option_text("VAR");
+  bool no_probe = false;
+  app.add_flag("--no-probe", no_probe,
+               "Remote: do not try a fresh login after the reload (a lock-out would then not be rolled back)");
   app.add_flag("--dry-run,-n", dry_run, "Print the unified diffs and what would happen; change nothing");
   app.add_flag("--json", json, "Print machine-readable JSON");
   app.add_flag("-v,--verbose", verbosity, "Log what is done (-vv: debug)");
@@ -164,16 +187,22 @@ int run_sshdctl(int argc, char** argv) {
     host::Host* target = &controller;
     if (!root.empty() && !remote.destination.empty())
       throw Error(ErrorKind::kBadInput, "--root and --host exclude each other");
+    std::vector<cli::Context::Probe> probes;
     if (!remote.destination.empty()) {
-      // Changing a remote host needs the login probe that rolls back a lock-out (safety
-      // invariant 4) and the remote bus; until both exist, only reading is allowed.
-      if (!show->parsed())
-        throw Error(ErrorKind::kUnsupported,
-                    "remote changes are not enabled yet: they need the post-reload login probe that rolls back a "
-                    "lock-out; use 'show' remotely, or run sshdctl on the host (nothing was done)",
-                    Location{remote.destination, {}, 0});
-      other = std::make_unique<host::SshHost>(remote);
+      remote.password = cli::read_secret(login_password, "login password");
+      remote.ask_passphrase = [](const std::string& prompt) { return cli::ask_on_tty(prompt); };
+      auto ssh = std::make_unique<host::SshHost>(remote);
+      spdlog::info("{}: logged in as {} with {}", ssh->name(), ssh->login_user(),
+                   host::auth_methods_text(ssh->auth_method()));
+      // Safety invariant 4: after a reload, the way in that was used must still work.
+      host::SshTarget again = remote;
+      again.methods = ssh->auth_method();
+      probes.push_back({ssh->login_user() + " with " + host::auth_methods_text(again.methods),
+                        [again] { return host::probe_login(again); }});
+      other = std::move(ssh);
       target = other.get();
+    } else if (login_password.given() || !remote.jump.empty()) {
+      throw Error(ErrorKind::kBadInput, "login passwords and --jump are for --host");
     } else if (!root.empty()) {
       other = std::make_unique<host::FsHost>(root);
       target = other.get();
@@ -187,6 +216,10 @@ int run_sshdctl(int argc, char** argv) {
     ctx.reload = !no_reload;
     ctx.unit = unit;
     if (no_reload && !dry_run) spdlog::warn("--no-reload: the running sshd keeps its old settings until reloaded");
+    if (no_probe && !probes.empty() && !show->parsed())
+      spdlog::warn("--no-probe: no fresh login is tried after the reload; a change that locks you out stays");
+    else
+      ctx.probes = std::move(probes);
 
     if (service->parsed()) {
       const auto report = cli::service(ctx, service_action);

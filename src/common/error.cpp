@@ -35,6 +35,8 @@ int exit_code_for(ErrorKind kind) {
       return exit_code::kParse;
     case ErrorKind::kRejected:
       return exit_code::kRejected;
+    case ErrorKind::kRolledBack:
+      return exit_code::kRolledBack;
     case ErrorKind::kInternal:
     case ErrorKind::kPermission:
     case ErrorKind::kUnsupported:
@@ -59,6 +61,8 @@ const char* kind_name(ErrorKind kind) {
       return "permission";
     case ErrorKind::kUnsupported:
       return "unsupported";
+    case ErrorKind::kRolledBack:
+      return "rolled-back";
   }
   return "internal";
 }

@@ -217,6 +217,33 @@ bool FsHost::make_dir(const std::string& path, mode_t mode) {
 
 void FsHost::remove_dir(const std::string& path) { ::rmdir(real(path).c_str()); }
 
+bool FsHost::remove_file(const std::string& path) {
+  const std::string target = real(path);
+  if (::unlink(target.c_str()) == 0) {
+    // The removal is durable before the caller goes on (e.g. reloads sshd).
+    const int dir = ::open(fs::path(target).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+    return true;
+  }
+  if (errno == ENOENT) return false;
+  throw Error(ErrorKind::kPermission, "cannot remove: " + errno_text(), Location{name(), path, 0});
+}
+
+namespace {
+class LocalBus : public BusEndpoint {
+ public:
+  [[nodiscard]] std::string address() const override { return kLocalSystemBus; }
+};
+}  // namespace
+
+std::unique_ptr<BusEndpoint> FsHost::system_bus() {
+  if (offline() || !stat("/run/systemd/system").exists) return nullptr;
+  return std::make_unique<LocalBus>();
+}
+
 bool FsHost::has_program(const std::string& program) { return ::access(real(program).c_str(), X_OK) == 0; }
 
 CommandResult FsHost::run(const std::vector<std::string>& argv) {

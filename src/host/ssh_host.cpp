@@ -1,12 +1,25 @@
 #include "sshdctl/host/ssh_host.h"
 
+#include <fcntl.h>
+#include <libssh/callbacks.h>
 #include <libssh/libssh.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
@@ -37,6 +50,11 @@ struct KeyDeleter {
 using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
 using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelDeleter>;
 using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
+using Clock = std::chrono::steady_clock;
+
+// How long a waiting thread sleeps on the connection's socket before it looks at its
+// channel again: another thread may have read the packets meant for it.
+constexpr int kPollSliceMs = 5;
 
 std::string fingerprint(ssh_key key) {
   unsigned char* hash = nullptr;
@@ -54,7 +72,7 @@ std::string home_file(const char* relative) {
   return std::string(home != nullptr ? home : "/root") + "/" + relative;
 }
 
-std::string methods_text(int methods) {
+std::string offered_text(int methods) {
   std::vector<std::string> names;
   if (methods & SSH_AUTH_METHOD_PUBLICKEY) names.emplace_back("publickey");
   if (methods & SSH_AUTH_METHOD_PASSWORD) names.emplace_back("password");
@@ -86,11 +104,51 @@ std::string recorded_fingerprints(const std::string& file, const std::string& ho
   return prints.empty() ? "no readable entry" : text::join(prints, ", ");
 }
 
+// The shell every command of a run goes through: it reads "SCRIPT_BYTES INPUT_BYTES\n", the
+// script and its input, runs the script, and answers "STATUS OUT_BYTES ERR_BYTES\n" followed
+// by the output and the error output. head -c reads no further than it is told (GNU
+// coreutils and busybox alike), so the stream stays in step.
+constexpr const char* kShellLoop = R"SH(umask 077
+d=$(mktemp -d /tmp/sshdctl-run.XXXXXX) || exit 1
+trap 'rm -rf "$d"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+echo "sshdctl-ready $(id -u)"
+while IFS=' ' read -r n m; do
+  head -c "$n" >"$d/s" && head -c "$m" >"$d/i" || exit 1
+  sh "$d/s" <"$d/i" >"$d/o" 2>"$d/e"
+  r=$?
+  printf '%s %s %s\n' "$r" "$(wc -c <"$d/o")" "$(wc -c <"$d/e")"
+  cat "$d/o" "$d/e"
+done
+)SH";
+
+// Runs $1 as root: directly when the login user is root, else through sudo, which either
+// needs no password (-n) or prints kSudoPrompt on stderr and reads the password from the
+// channel (-S). The password never appears on a command line.
+constexpr const char* kAsRoot = R"SH(if [ "$(id -u)" -eq 0 ]; then exec sh -c "$1"; fi
+if [ "$2" = S ]; then exec sudo -S -p 'sshdctl-sudo-password:' sh -c "$1"; fi
+exec sudo -n sh -c "$1")SH";
+constexpr const char* kSudoPrompt = "sshdctl-sudo-password:";
+
+int auth_callback(const char* prompt, char* buf, size_t len, int /*echo*/, int /*verify*/, void* userdata) {
+  auto* ask = static_cast<SecretAsker*>(userdata);
+  if (ask == nullptr || !*ask) return -1;
+  auto answer = (*ask)(prompt != nullptr ? prompt : "Passphrase: ");
+  if (!answer || answer->size() + 1 > len) return -1;
+  std::memcpy(buf, answer->c_str(), answer->size() + 1);
+  std::fill(answer->begin(), answer->end(), '\0');
+  return 0;
+}
+
 }  // namespace
 
-struct SshHost::Session {
-  SessionPtr ssh;
-};
+std::string auth_methods_text(unsigned methods) {
+  std::vector<std::string> names;
+  if (methods & kAuthPublicKey) names.emplace_back("publickey");
+  if (methods & kAuthKbdInteractive) names.emplace_back("keyboard-interactive");
+  if (methods & kAuthPassword) names.emplace_back("password");
+  return names.empty() ? "none" : text::join(names, ", ");
+}
 
 std::string shell_quote(const std::string& word) {
   std::string out = "'";
@@ -98,10 +156,111 @@ std::string shell_quote(const std::string& word) {
   return out + "'";
 }
 
-SshHost::SshHost(const SshTarget& target) : session_(std::make_unique<Session>()) {
-  session_->ssh.reset(ssh_new());
-  ssh_session s = session_->ssh.get();
-  if (s == nullptr) throw Error(ErrorKind::kInternal, "cannot create an SSH session");
+// One SSH connection. libssh sessions are not thread-safe: every libssh call on it holds
+// `mutex` (the bus relay runs in a thread of its own).
+struct SshHost::Session {
+  SessionPtr ssh;
+  std::mutex mutex;
+  int fd = -1;
+  std::string name;
+  std::string user;            // the login user
+  SecretAsker ask_passphrase;  // the auth callback's user data
+  ssh_callbacks_struct callbacks{};
+  unsigned auth_method = 0;
+  std::optional<std::string> sudo_password;
+  ChannelPtr shell;
+  std::string shell_out, shell_err;
+
+  [[nodiscard]] Error error(ErrorKind kind, const std::string& what) const {
+    return Error(kind, what, Location{name, {}, 0});
+  }
+
+  // Waits until the connection's socket is readable or `ms` passed.
+  void wait(int ms) const {
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, ms);
+  }
+
+  void write(ssh_channel channel, const char* data, std::size_t size) {
+    const std::lock_guard<std::mutex> hold(mutex);
+    std::size_t sent = 0;
+    while (sent < size) {
+      const int n = ssh_channel_write(channel, data + sent, static_cast<uint32_t>(size - sent));
+      if (n < 0)
+        throw error(ErrorKind::kInternal, std::string("connection lost while sending: ") + ssh_get_error(ssh.get()));
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  // Moves what the channel has into out/err without blocking. False at the channel's end.
+  bool drain(ssh_channel channel, std::string& out, std::string& err) {
+    const std::lock_guard<std::mutex> hold(mutex);
+    char buf[16384];
+    int n = 0;
+    while ((n = ssh_channel_read_nonblocking(channel, buf, sizeof buf, 0)) > 0)
+      out.append(buf, static_cast<std::size_t>(n));
+    if (n == SSH_ERROR) throw error(ErrorKind::kInternal, std::string("connection lost: ") + ssh_get_error(ssh.get()));
+    int e = 0;
+    while ((e = ssh_channel_read_nonblocking(channel, buf, sizeof buf, 1)) > 0)
+      err.append(buf, static_cast<std::size_t>(e));
+    return !(ssh_channel_is_eof(channel) || ssh_channel_is_closed(channel));
+  }
+
+  ChannelPtr open_exec(const std::string& command) {
+    const std::lock_guard<std::mutex> hold(mutex);
+    ChannelPtr channel(ssh_channel_new(ssh.get()));
+    if (!channel || ssh_channel_open_session(channel.get()) != SSH_OK ||
+        ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK)
+      throw error(ErrorKind::kInternal, std::string("cannot open an SSH channel: ") + ssh_get_error(ssh.get()));
+    return channel;
+  }
+
+  // A channel running `script` as root (kAsRoot); answers sudo's password prompt, and
+  // returns once `ready` appears on the channel's output (which is left in `out`).
+  ChannelPtr open_as_root(const std::string& script, const std::string& ready, std::string& out, int timeout_s) {
+    const std::string command =
+        "exec sh -c " + shell_quote(kAsRoot) + " sshdctl " + shell_quote(script) + (sudo_password ? " S" : " n");
+    ChannelPtr channel = open_exec(command);
+    std::string err;
+    bool answered = false;
+    const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+    while (out.find(ready) == std::string::npos) {
+      const bool open = drain(channel.get(), out, err);
+      if (const auto prompt = err.find(kSudoPrompt); prompt != std::string::npos) {
+        err.erase(prompt, std::strlen(kSudoPrompt));
+        if (answered) throw error(ErrorKind::kPermission, "sudo refused the password (" + text::trim(err) + ")");
+        const std::string line = *sudo_password + "\n";
+        write(channel.get(), line.data(), line.size());
+        answered = true;
+        continue;
+      }
+      if (!open && out.find(ready) == std::string::npos) {
+        const std::string said = text::trim(err);
+        if (said.find("password is required") != std::string::npos)
+          throw error(ErrorKind::kPermission,
+                      "sudo -n refused: it needs a password (give the login password with --ask-pass, --pass-file "
+                      "or --pass-env; it is also fed to sudo) (" +
+                          said + ")");
+        if (said.find("not in the sudoers") != std::string::npos || said.find("not allowed") != std::string::npos)
+          throw error(ErrorKind::kPermission, "the login user may not use sudo (" + said + ")");
+        throw error(ErrorKind::kPermission, "cannot become root on the target (" +
+                                                (said.empty() ? std::string("the command ended") : said) + ")");
+      }
+      if (Clock::now() > deadline)
+        throw error(ErrorKind::kInternal, "no answer from the target within " + std::to_string(timeout_s) + " s");
+      wait(kPollSliceMs);
+    }
+    return channel;
+  }
+};
+
+namespace {
+
+// Connects, checks the host key and logs in; fills `s`.
+void connect_session(SshHost::Session& s, const SshTarget& target) {
+  s.ssh.reset(ssh_new());
+  ssh_session ssh = s.ssh.get();
+  if (ssh == nullptr) throw Error(ErrorKind::kInternal, "cannot create an SSH session");
 
   std::string destination = target.destination;
   std::string user;
@@ -114,138 +273,371 @@ SshHost::SshHost(const SshTarget& target) : session_(std::make_unique<Session>()
   if (const auto colon = destination.rfind(':'); colon != std::string::npos && destination.find(':') == colon) {
     host = destination.substr(0, colon);
     port = std::atoi(destination.substr(colon + 1).c_str());
+    if (port <= 0 || port > 65535) throw Error(ErrorKind::kBadInput, "invalid port in '" + target.destination + "'");
   }
-  name_ = host;
-  const auto fail = [&](ErrorKind kind, const std::string& what) -> Error {
-    return Error(kind, what, Location{name_, {}, 0});
-  };
+  s.name = host;
 
   const long timeout = target.connect_timeout_s;
-  ssh_options_set(s, SSH_OPTIONS_HOST, host.c_str());
+  ssh_options_set(ssh, SSH_OPTIONS_HOST, host.c_str());
   bool process_config = false;
-  ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &process_config);
+  ssh_options_set(ssh, SSH_OPTIONS_PROCESS_CONFIG, &process_config);
   const std::string config = target.config_file.empty() ? home_file(".ssh/config") : target.config_file;
   if (!target.config_file.empty() && !fs::exists(config))
-    throw fail(ErrorKind::kNotFound, "ssh config " + config + " does not exist");
-  if (fs::exists(config) && ssh_options_parse_config(s, config.c_str()) != 0)
-    throw fail(ErrorKind::kBadInput, "cannot read ssh config " + config + ": " + ssh_get_error(s));
+    throw s.error(ErrorKind::kNotFound, "ssh config " + config + " does not exist");
+  if (fs::exists(config) && ssh_options_parse_config(ssh, config.c_str()) != 0)
+    throw s.error(ErrorKind::kBadInput, "cannot read ssh config " + config + ": " + ssh_get_error(ssh));
   int quiet = SSH_LOG_NOLOG;  // libssh's own log goes to stderr; errors reach us as Error
-  ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
-  if (!user.empty()) ssh_options_set(s, SSH_OPTIONS_USER, user.c_str());
-  if (port > 0) ssh_options_set(s, SSH_OPTIONS_PORT, &port);
-  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout);
-  if (!target.known_hosts.empty()) ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, target.known_hosts.c_str());
+  ssh_options_set(ssh, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
+  if (!user.empty()) ssh_options_set(ssh, SSH_OPTIONS_USER, user.c_str());
+  if (port > 0) ssh_options_set(ssh, SSH_OPTIONS_PORT, &port);
+  ssh_options_set(ssh, SSH_OPTIONS_TIMEOUT, &timeout);
+  if (!target.known_hosts.empty()) ssh_options_set(ssh, SSH_OPTIONS_KNOWNHOSTS, target.known_hosts.c_str());
   char* known_option = nullptr;
   std::string known = home_file(".ssh/known_hosts");
-  if (ssh_options_get(s, SSH_OPTIONS_KNOWNHOSTS, &known_option) == SSH_OK && known_option != nullptr) {
+  if (ssh_options_get(ssh, SSH_OPTIONS_KNOWNHOSTS, &known_option) == SSH_OK && known_option != nullptr) {
     known = known_option;
     ssh_string_free_char(known_option);
   }
-
-  if (ssh_connect(s) != SSH_OK) {
-    const std::string why = ssh_get_error(s);
-    const ErrorKind kind = ErrorKind::kUnsupported;
-    if (why.find("resolve") != std::string::npos || why.find("getaddrinfo") != std::string::npos)
-      throw fail(kind, "cannot resolve the host name: " + why);
-    if (why.find("refused") != std::string::npos) throw fail(kind, "connection refused: " + why);
-    if (why.find("imeout") != std::string::npos || why.find("timed out") != std::string::npos)
-      throw fail(kind, "connection timed out after " + std::to_string(timeout) + " s: " + why);
-    throw fail(kind, "cannot connect: " + why);
+  if (!target.jump.empty()) {
+    // libssh 0.10 reaches a jump host through OpenSSH's client (as it does for the ssh
+    // config's ProxyJump): the same strict host key checking applies to the jump host.
+    std::string proxy = "exec ssh -W '[%h]:%p' -o BatchMode=yes -o StrictHostKeyChecking=" +
+                        std::string(target.accept_new ? "accept-new" : "yes") +
+                        " -o UserKnownHostsFile=" + shell_quote(known) +
+                        " -o ConnectTimeout=" + std::to_string(target.connect_timeout_s);
+    if (!target.config_file.empty()) proxy += " -F " + shell_quote(target.config_file);
+    if (!target.identity.empty()) proxy += " -i " + shell_quote(target.identity);
+    proxy += " -- " + shell_quote(target.jump);
+    ssh_options_set(ssh, SSH_OPTIONS_PROXYCOMMAND, proxy.c_str());
   }
 
+  s.ask_passphrase = target.ask_passphrase;
+  ssh_callbacks_init(&s.callbacks);
+  s.callbacks.userdata = &s.ask_passphrase;
+  s.callbacks.auth_function = auth_callback;
+  ssh_set_callbacks(ssh, &s.callbacks);
+
+  if (ssh_connect(ssh) != SSH_OK) {
+    const std::string why = ssh_get_error(ssh);
+    const ErrorKind kind = ErrorKind::kUnsupported;
+    if (why.find("resolve") != std::string::npos || why.find("getaddrinfo") != std::string::npos)
+      throw s.error(kind, "cannot resolve the host name '" + host + "' (DNS): " + why);
+    if (why.find("refused") != std::string::npos)
+      throw s.error(kind, "connection refused: nothing listens on the SSH port (" + why + ")");
+    if (why.find("imeout") != std::string::npos || why.find("timed out") != std::string::npos)
+      throw s.error(kind, "connection timed out after " + std::to_string(timeout) + " s (" + why + ")");
+    if (why.find("No route") != std::string::npos || why.find("unreachable") != std::string::npos)
+      throw s.error(kind, "host unreachable (" + why + ")");
+    throw s.error(kind, "connection lost during the handshake (" + why + ")");
+  }
+  s.fd = ssh_get_fd(ssh);
+
   ssh_key raw_key = nullptr;
-  if (ssh_get_server_publickey(s, &raw_key) != SSH_OK) throw fail(ErrorKind::kInternal, "no host key from the server");
+  if (ssh_get_server_publickey(ssh, &raw_key) != SSH_OK)
+    throw s.error(ErrorKind::kInternal, "no host key from the server");
   const KeyPtr server_key(raw_key);
   const std::string offered = fingerprint(server_key.get());
-  switch (ssh_session_is_known_server(s)) {
+  switch (ssh_session_is_known_server(ssh)) {
     case SSH_KNOWN_HOSTS_OK:
       break;
     case SSH_KNOWN_HOSTS_CHANGED:
     case SSH_KNOWN_HOSTS_OTHER: {
       unsigned int used_port = 22;
-      ssh_options_get_port(s, &used_port);
-      throw fail(ErrorKind::kPermission, "HOST KEY CHANGED: " + known + " records " +
-                                             recorded_fingerprints(known, host, static_cast<int>(used_port)) +
-                                             "; the server offers " + offered +
-                                             "; not connecting (remove the old entry if the change is expected)");
+      ssh_options_get_port(ssh, &used_port);
+      throw s.error(ErrorKind::kPermission, "HOST KEY CHANGED: " + known + " records " +
+                                                recorded_fingerprints(known, host, static_cast<int>(used_port)) +
+                                                "; the server offers " + offered +
+                                                "; not connecting (remove the old entry if the change is expected)");
     }
     case SSH_KNOWN_HOSTS_UNKNOWN:
     case SSH_KNOWN_HOSTS_NOT_FOUND:
       if (!target.accept_new)
-        throw fail(ErrorKind::kPermission, "unknown host key " + offered + " (not in " + known +
-                                               "); check it, then connect once with --accept-new");
-      if (ssh_session_update_known_hosts(s) != SSH_OK)
-        throw fail(ErrorKind::kInternal, "cannot record the host key in " + known + ": " + ssh_get_error(s));
+        throw s.error(ErrorKind::kPermission, "unknown host key " + offered + " (not in " + known +
+                                                  "); check it, then connect once with --accept-new");
+      if (ssh_session_update_known_hosts(ssh) != SSH_OK)
+        throw s.error(ErrorKind::kInternal, "cannot record the host key in " + known + ": " + ssh_get_error(ssh));
       break;
     case SSH_KNOWN_HOSTS_ERROR:
-      throw fail(ErrorKind::kInternal, std::string("cannot check the host key: ") + ssh_get_error(s));
+      throw s.error(ErrorKind::kInternal, std::string("cannot check the host key: ") + ssh_get_error(ssh));
   }
 
-  int rc = SSH_AUTH_DENIED;
-  if (!target.identity.empty()) {
-    ssh_key raw = nullptr;
-    if (ssh_pki_import_privkey_file(target.identity.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
-      throw fail(ErrorKind::kBadInput,
-                 "cannot read the private key " + target.identity + " (encrypted keys: load them into ssh-agent)");
-    const KeyPtr key(raw);
-    rc = ssh_userauth_publickey(s, nullptr, key.get());
-  } else {
-    rc = ssh_userauth_publickey_auto(s, nullptr, nullptr);
+  // Like OpenSSH: keys first, then keyboard-interactive and password with the password.
+  char* login = nullptr;
+  ssh_options_get(ssh, SSH_OPTIONS_USER, &login);
+  const std::string login_user = login != nullptr ? login : "?";
+  ssh_string_free_char(login);
+  s.user = login_user;
+  int rc = ssh_userauth_none(ssh, nullptr);
+  if (rc == SSH_AUTH_SUCCESS) {
+    s.auth_method = kAuthAny;
+    return;
   }
-  if (rc != SSH_AUTH_SUCCESS) {
-    const int methods = ssh_userauth_list(s, nullptr);
-    throw fail(ErrorKind::kPermission, "authentication failed; the server offers: " + methods_text(methods));
+  if (rc == SSH_AUTH_ERROR) throw s.error(ErrorKind::kInternal, std::string("connection lost: ") + ssh_get_error(ssh));
+  const int offered_methods = ssh_userauth_list(ssh, nullptr);
+  std::vector<std::string> tried;
+  const auto succeeded = [&](int result, unsigned method) {
+    if (result == SSH_AUTH_ERROR)
+      throw s.error(ErrorKind::kInternal, std::string("connection lost during login: ") + ssh_get_error(ssh));
+    if (result != SSH_AUTH_SUCCESS) return false;
+    s.auth_method = method;
+    return true;
+  };
+  if ((target.methods & kAuthPublicKey) && (offered_methods & SSH_AUTH_METHOD_PUBLICKEY)) {
+    if (!target.identity.empty()) {
+      bool asked = false;
+      SecretAsker asker = [&](const std::string& prompt) -> std::optional<std::string> {
+        asked = true;
+        return target.ask_passphrase ? target.ask_passphrase(prompt) : std::nullopt;
+      };
+      ssh_key raw = nullptr;
+      if (ssh_pki_import_privkey_file(target.identity.c_str(), nullptr, auth_callback, &asker, &raw) != SSH_OK) {
+        if (!fs::exists(target.identity))
+          throw s.error(ErrorKind::kNotFound, "the private key " + target.identity + " does not exist");
+        if (asked)
+          throw s.error(ErrorKind::kBadInput,
+                        "cannot decrypt the private key " + target.identity +
+                            (target.ask_passphrase ? ": wrong passphrase"
+                                                   : ": it is encrypted and no passphrase can be asked (no terminal; "
+                                                     "load it into ssh-agent)"));
+        throw s.error(ErrorKind::kBadInput, "cannot read the private key " + target.identity);
+      }
+      const KeyPtr key(raw);
+      if (succeeded(ssh_userauth_publickey(ssh, nullptr, key.get()), kAuthPublicKey)) return;
+      tried.push_back("publickey (" + target.identity + ")");
+    } else {
+      if (succeeded(ssh_userauth_publickey_auto(ssh, nullptr, nullptr), kAuthPublicKey)) return;
+      tried.emplace_back("publickey (ssh-agent, the ssh config's and the default keys)");
+    }
   }
-
-  as_root_ = text::trim(exec("id -u").out) == "0";
-  if (!as_root_) {
-    const auto sudo = exec("sudo -n true");
-    if (sudo.exit_code != 0)
-      throw fail(ErrorKind::kPermission,
-                 "sudo -n refused (it needs a password or is not allowed): " + text::trim(sudo.err));
+  if (target.password) {
+    if ((target.methods & kAuthKbdInteractive) && (offered_methods & SSH_AUTH_METHOD_INTERACTIVE)) {
+      rc = ssh_userauth_kbdint(ssh, nullptr, nullptr);
+      for (int round = 0; rc == SSH_AUTH_INFO && round < 4; ++round) {
+        const int prompts = ssh_userauth_kbdint_getnprompts(ssh);
+        for (int i = 0; i < prompts; ++i) {
+          char echo = 0;
+          ssh_userauth_kbdint_getprompt(ssh, static_cast<unsigned>(i), &echo);
+          // Hidden prompts get the password; visible ones (a user name) get nothing.
+          ssh_userauth_kbdint_setanswer(ssh, static_cast<unsigned>(i), echo != 0 ? "" : target.password->c_str());
+        }
+        rc = ssh_userauth_kbdint(ssh, nullptr, nullptr);
+      }
+      if (succeeded(rc, kAuthKbdInteractive)) return;
+      tried.emplace_back("keyboard-interactive");
+    }
+    if ((target.methods & kAuthPassword) && (offered_methods & SSH_AUTH_METHOD_PASSWORD)) {
+      if (succeeded(ssh_userauth_password(ssh, nullptr, target.password->c_str()), kAuthPassword)) return;
+      tried.emplace_back("password");
+    }
   }
+  throw s.error(ErrorKind::kPermission,
+                "authentication failed for user " + login_user +
+                    "; the server offers: " + offered_text(offered_methods) +
+                    "; tried: " + (tried.empty() ? std::string("nothing that it offers") : text::join(tried, ", ")));
 }
 
-SshHost::~SshHost() = default;
-
-CommandResult SshHost::run(const std::vector<std::string>& argv) {
-  std::vector<std::string> quoted;
-  for (const auto& a : argv) quoted.push_back(shell_quote(a));
-  return exec((as_root_ ? "" : "sudo -n ") + text::join(quoted, " "));
+// Runs `command` as the login user on its own channel; for the login probe.
+CommandResult exec_once(SshHost::Session& s, const std::string& command, int timeout_s) {
+  ChannelPtr channel = s.open_exec(command);
+  CommandResult r;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  while (s.drain(channel.get(), r.out, r.err)) {
+    if (Clock::now() > deadline) throw s.error(ErrorKind::kInternal, "'" + command + "' did not finish in time");
+    s.wait(kPollSliceMs);
+  }
+  const std::lock_guard<std::mutex> hold(s.mutex);
+  r.exit_code = ssh_channel_get_exit_status(channel.get());
+  return r;
 }
 
-CommandResult SshHost::exec(const std::string& command, const std::string& input) {
-  ssh_session s = session_->ssh.get();
-  ChannelPtr channel(ssh_channel_new(s));
-  if (!channel || ssh_channel_open_session(channel.get()) != SSH_OK ||
-      ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK)
-    throw Error(ErrorKind::kInternal, std::string("SSH channel failed: ") + ssh_get_error(s), Location{name_, {}, 0});
-  std::size_t sent = 0;
-  while (sent < input.size()) {
-    const int n = ssh_channel_write(channel.get(), input.data() + sent, static_cast<uint32_t>(input.size() - sent));
-    if (n < 0) throw Error(ErrorKind::kInternal, std::string("SSH write failed: ") + ssh_get_error(s), {name_, {}, 0});
-    sent += static_cast<std::size_t>(n);
+// The target's system bus at a private unix socket here: the first client that speaks is
+// relayed to `systemd-stdio-bridge` on a channel (a client that connects and says nothing,
+// like a reachability check, is let go).
+class BusRelay : public BusEndpoint {
+ public:
+  BusRelay(SshHost::Session& session, ChannelPtr channel) : session_(session), channel_(std::move(channel)) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sshdctl-bus.XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw session_.error(ErrorKind::kInternal,
+                           "cannot create the bus relay directory: " + std::string(std::strerror(errno)));
+    dir_ = pattern;
+    path_ = dir_ + "/bus";
+    sockaddr_un sa{};
+    if (path_.size() >= sizeof sa.sun_path)
+      throw session_.error(ErrorKind::kInternal, "bus relay path too long: " + path_);
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path_.c_str(), path_.size());
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||
+        ::listen(listener_, 4) != 0 || ::pipe2(stop_, O_CLOEXEC) != 0) {
+      const std::string why = std::strerror(errno);
+      cleanup();
+      throw session_.error(ErrorKind::kInternal, "cannot set up the bus relay: " + why);
+    }
+    thread_ = std::thread([this] { pump(); });
   }
-  ssh_channel_send_eof(channel.get());
-  CommandResult result;
-  char buf[16384];
-  while (true) {
-    const int out = ssh_channel_read_timeout(channel.get(), buf, sizeof buf, 0, 100);
-    if (out > 0) result.out.append(buf, static_cast<std::size_t>(out));
-    const int err = ssh_channel_read_nonblocking(channel.get(), buf, sizeof buf, 1);
-    if (err > 0) result.err.append(buf, static_cast<std::size_t>(err));
-    if (out == SSH_ERROR || err == SSH_ERROR)
-      throw Error(ErrorKind::kInternal, std::string("SSH read failed: ") + ssh_get_error(s), {name_, {}, 0});
-    if (ssh_channel_is_eof(channel.get()) && out <= 0 && err <= 0) break;
+
+  ~BusRelay() override {
+    const char stop = 1;
+    if (::write(stop_[1], &stop, 1) < 0) { /* the thread also ends at the channel's end */
+    }
+    if (thread_.joinable()) thread_.join();
+    {
+      const std::lock_guard<std::mutex> hold(session_.mutex);
+      channel_.reset();
+    }
+    cleanup();
   }
-  result.exit_code = ssh_channel_get_exit_status(channel.get());
-  return result;
+  BusRelay(const BusRelay&) = delete;
+  BusRelay& operator=(const BusRelay&) = delete;
+
+  [[nodiscard]] std::string address() const override { return "unix:path=" + path_; }
+
+ private:
+  void cleanup() {
+    for (int* fd : {&listener_, &stop_[0], &stop_[1]})
+      if (*fd >= 0) ::close(std::exchange(*fd, -1));
+    if (!path_.empty()) ::unlink(path_.c_str());
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+
+  static bool write_all(int fd, const char* data, std::size_t size) {
+    while (size > 0) {
+      const ssize_t n = ::write(fd, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  void pump() {
+    int client = -1;
+    bool spoke = false;
+    std::string from_target, ignored;
+    char buf[16384];
+    try {
+      while (true) {
+        if (client < 0) {
+          pollfd fds[2] = {{listener_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+          if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+          if (fds[1].revents != 0) break;
+          if (fds[0].revents != 0) client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+          spoke = false;
+          continue;
+        }
+        pollfd fds[3] = {{client, POLLIN, 0}, {session_.fd, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+        ::poll(fds, 3, kPollSliceMs);
+        if (fds[2].revents != 0) break;
+        if (fds[0].revents != 0) {
+          const ssize_t n = ::read(client, buf, sizeof buf);
+          if (n <= 0) {
+            ::close(std::exchange(client, -1));
+            if (spoke) break;  // the bus client is done: so is the bridge
+            continue;
+          }
+          spoke = true;
+          session_.write(channel_.get(), buf, static_cast<std::size_t>(n));
+        }
+        from_target.clear();
+        const bool open = session_.drain(channel_.get(), from_target, ignored);
+        if (!from_target.empty() && !write_all(client, from_target.data(), from_target.size())) break;
+        if (!open) break;
+      }
+    } catch (const Error&) {
+      // The connection is gone: the bus client sees its socket close and reports that.
+    }
+    if (client >= 0) ::close(client);
+  }
+
+  SshHost::Session& session_;
+  ChannelPtr channel_;
+  std::string dir_, path_;
+  int listener_ = -1;
+  int stop_[2] = {-1, -1};
+  std::thread thread_;
+};
+
+}  // namespace
+
+SshHost::SshHost(const SshTarget& target)
+    : session_(std::make_unique<Session>()), command_timeout_s_(target.command_timeout_s) {
+  connect_session(*session_, target);
+  name_ = session_->name;
+  user_ = session_->user;
+  auth_method_ = session_->auth_method;
+  if (!target.need_root) return;
+  session_->sudo_password = target.password;
+  const std::string ready = "sshdctl-ready 0\n";  // the loop prints its uid: root's
+  session_->shell = session_->open_as_root(kShellLoop, ready, session_->shell_out, command_timeout_s_);
+  session_->shell_out.erase(0, session_->shell_out.find(ready) + ready.size());
+}
+
+SshHost::~SshHost() {
+  if (session_->shell) {
+    const std::lock_guard<std::mutex> hold(session_->mutex);
+    ssh_channel_send_eof(session_->shell.get());
+    session_->shell.reset();
+  }
 }
 
 CommandResult SshHost::script(const std::string& body, const std::vector<std::string>& args, const std::string& input) {
-  std::string command = (as_root_ ? "sh -c " : "sudo -n sh -c ") + shell_quote(body) + " sh";
-  for (const auto& a : args) command += " " + shell_quote(a);
-  return exec(command, input);
+  Session& s = *session_;
+  if (!s.shell) throw s.error(ErrorKind::kInternal, "no root shell on this connection");
+  std::string program = "set --";
+  for (const auto& a : args) program += " " + shell_quote(a);
+  program += "\n" + body + "\n";
+  const std::string request =
+      std::to_string(program.size()) + " " + std::to_string(input.size()) + "\n" + program + input;
+  ++round_trips_;
+  s.write(s.shell.get(), request.data(), request.size());
+
+  const auto deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
+  std::size_t out_size = 0;
+  std::size_t err_size = 0;
+  std::size_t header_end = std::string::npos;
+  CommandResult result;
+  while (true) {
+    if (header_end == std::string::npos && (header_end = s.shell_out.find('\n')) != std::string::npos) {
+      const auto fields = text::split_words(s.shell_out.substr(0, header_end));
+      if (fields.size() != 3) throw s.error(ErrorKind::kInternal, "the target's shell answered out of step");
+      result.exit_code = std::atoi(fields[0].c_str());
+      out_size = std::strtoul(fields[1].c_str(), nullptr, 10);
+      err_size = std::strtoul(fields[2].c_str(), nullptr, 10);
+    }
+    if (header_end != std::string::npos && s.shell_out.size() >= header_end + 1 + out_size + err_size) break;
+    if (!s.drain(s.shell.get(), s.shell_out, s.shell_err) &&
+        !(header_end != std::string::npos && s.shell_out.size() >= header_end + 1 + out_size + err_size))
+      throw s.error(ErrorKind::kInternal,
+                    "the connection's shell ended" + (s.shell_err.empty() ? "" : ": " + text::trim(s.shell_err)));
+    if (Clock::now() > deadline) {
+      s.shell.reset();  // out of step from here on
+      throw s.error(ErrorKind::kInternal,
+                    "a command on the target did not finish within " + std::to_string(command_timeout_s_) + " s");
+    }
+    s.wait(kPollSliceMs);
+  }
+  result.out = s.shell_out.substr(header_end + 1, out_size);
+  result.err = s.shell_out.substr(header_end + 1 + out_size, err_size);
+  s.shell_out.erase(0, header_end + 1 + out_size + err_size);
+  return result;
+}
+
+CommandResult SshHost::run(const std::vector<std::string>& argv) {
+  std::string command = "exec";
+  for (const auto& a : argv) command += " " + shell_quote(a);
+  return script(command, {});
+}
+
+std::unique_ptr<BusEndpoint> SshHost::system_bus() {
+  if (!stat("/run/systemd/system").exists) return nullptr;
+  std::string out;
+  // The bridge speaks first only when asked; "exec" keeps the channel its own.
+  auto channel = session_->open_as_root("echo sshdctl-bridge; exec systemd-stdio-bridge", "sshdctl-bridge\n", out,
+                                        command_timeout_s_);
+  return std::make_unique<BusRelay>(*session_, std::move(channel));
 }
 
 std::optional<std::string> SshHost::read_file(const std::string& path) {
@@ -305,6 +697,14 @@ void SshHost::write_file_atomic(const std::string& path, const std::string& cont
                 "cannot replace the file: " + text::trim(r.err), Location{name_, path, 0});
 }
 
+bool SshHost::remove_file(const std::string& path) {
+  const auto r =
+      script("[ -e \"$1\" ] || [ -L \"$1\" ] || exit 3; rm -f -- \"$1\" && sync -- \"$(dirname -- \"$1\")\"", {path});
+  if (r.exit_code == 3) return false;
+  if (r.exit_code != 0) throw Error(ErrorKind::kPermission, "cannot remove: " + text::trim(r.err), {name_, path, 0});
+  return true;
+}
+
 std::string SshHost::make_scratch_dir() {
   const auto r = script("mktemp -d /tmp/sshdctl-check.XXXXXX", {});
   if (r.exit_code != 0)
@@ -333,5 +733,29 @@ bool SshHost::make_dir(const std::string& path, mode_t mode) {
 void SshHost::remove_dir(const std::string& path) { script("rmdir -- \"$1\"", {path}); }
 
 bool SshHost::has_program(const std::string& program) { return script("[ -x \"$1\" ]", {program}).exit_code == 0; }
+
+std::optional<std::string> probe_login(const SshTarget& target, int retry_s) {
+  SshTarget probe = target;
+  probe.need_root = false;
+  probe.accept_new = false;  // the key was checked (or recorded) by the first connection
+  const auto deadline = Clock::now() + std::chrono::seconds(retry_s);
+  while (true) {
+    try {
+      SshHost::Session s;
+      connect_session(s, probe);
+      const auto r = exec_once(s, "true", target.command_timeout_s);
+      if (r.exit_code != 0)
+        return "logged in, but 'true' failed with exit status " + std::to_string(r.exit_code) +
+               (r.err.empty() ? "" : ": " + text::trim(r.err));
+      return std::nullopt;
+    } catch (const Error& e) {
+      // While sshd re-executes itself after a reload, connections are refused or cut.
+      const bool transient = e.message().rfind("connection refused", 0) == 0 ||
+                             e.message().rfind("connection lost during the handshake", 0) == 0;
+      if (!transient || Clock::now() > deadline) return e.message();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
 
 }  // namespace sshdctl::host

@@ -64,7 +64,9 @@ std::optional<std::string> unreachable(const std::string& address) {
 
 class SystemdManager : public ServiceManager {
  public:
-  SystemdManager(const std::string& address, host::Host& host, const std::string& unit) : host_(host) {
+  SystemdManager(std::unique_ptr<host::BusEndpoint> bus, host::Host& host, const std::string& unit)
+      : bus_(std::move(bus)), host_(host) {
+    const std::string address = bus_->address();
     if (auto why = unreachable(address))
       throw Error(ErrorKind::kUnsupported, "cannot talk to systemd over D-Bus at " + address + ": " + *why,
                   Location{host_.name(), {}, 0});
@@ -240,6 +242,7 @@ class SystemdManager : public ServiceManager {
     return result;
   }
 
+  std::unique_ptr<host::BusEndpoint> bus_;  // outlives the connection (declared first)
   host::Host& host_;
   std::unique_ptr<sdbus::IConnection> connection_;
   std::unique_ptr<sdbus::IProxy> manager_;
@@ -305,8 +308,21 @@ class SighupManager : public ServiceManager {
 
 }  // namespace
 
+std::unique_ptr<ServiceManager> systemd_manager(std::unique_ptr<host::BusEndpoint> bus, host::Host& host,
+                                                const std::string& unit) {
+  return std::make_unique<SystemdManager>(std::move(bus), host, unit);
+}
+
 std::unique_ptr<ServiceManager> systemd_manager(const std::string& address, host::Host& host, const std::string& unit) {
-  return std::make_unique<SystemdManager>(address, host, unit);
+  class FixedAddress : public host::BusEndpoint {
+   public:
+    explicit FixedAddress(std::string address) : address_(std::move(address)) {}
+    [[nodiscard]] std::string address() const override { return address_; }
+
+   private:
+    std::string address_;
+  };
+  return systemd_manager(std::make_unique<FixedAddress>(address), host, unit);
 }
 
 std::unique_ptr<ServiceManager> sighup_manager(host::Host& host, std::string why) {
@@ -314,9 +330,10 @@ std::unique_ptr<ServiceManager> sighup_manager(host::Host& host, std::string why
 }
 
 std::unique_ptr<ServiceManager> open_service_manager(host::Host& host, const std::string& unit) {
-  if (!host.stat("/run/systemd/system").exists) return sighup_manager(host, "systemd is not running here");
+  auto bus = host.system_bus();
+  if (!bus) return sighup_manager(host, "systemd is not running here");
   try {
-    return systemd_manager(kSystemBus, host, unit);
+    return systemd_manager(std::move(bus), host, unit);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kUnsupported) throw;
     return sighup_manager(host, e.message());

@@ -45,14 +45,10 @@ for t in ed25519 ecdsa rsa; do  # a wrong key of every type, whichever the serve
 done
 expect "a changed host key is a hard stop, showing both fingerprints" 1 "HOST KEY CHANGED: .* records .*SHA256:.*offers SHA256:" \
     "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/changed_known_hosts" --accept-new show UsePAM
-expect "a wrong key fails and lists the methods the server offers" 1 "authentication failed; the server offers: publickey" \
+expect "a wrong key fails and lists the methods the server offers" 1 "authentication failed for user ecs-user; the server offers: publickey" \
     "$bin" --host "ecs-user@$addr" -i "$tmp/other" --known-hosts "$LAB_KNOWN_HOSTS" show UsePAM
 expect "an address where nothing listens is a clear error" 1 "cannot connect|refused|timed out" \
     "$bin" --host "ecs-user@${addr%.*}.250" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 2 show UsePAM
-before=$("$lab" exec "$H" -- sha256sum /etc/ssh/sshd_config)
-expect "a remote change is refused until the lock-out probe exists" 1 "remote changes are not enabled yet" \
-    "${remote[@]}" set X11Forwarding no
-if [[ $("$lab" exec "$H" -- sha256sum /etc/ssh/sshd_config) == "$before" ]]; then ok "... and nothing changed"; else bad "... and nothing changed"; fi
 "$lab" exec "$H" -- sh -c 'echo "ecs-user ALL=(ALL) ALL" > /etc/sudoers.d/90-cloud-init-users'
 expect "sudo that needs a password is a clear error" 1 "sudo -n refused" "${remote[@]}" show UsePAM
 

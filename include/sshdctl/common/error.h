@@ -15,6 +15,7 @@ enum class ErrorKind {
   kNotFound,     // a file or program that must exist does not
   kPermission,   // not allowed (not root, file owned by someone else)
   kUnsupported,  // the target cannot do what was asked
+  kRolledBack,   // the change locked the operator out and was undone
 };
 
 struct Location {
@@ -52,6 +53,7 @@ inline constexpr int kBadInput = 2;   // usage error, unknown keyword, invalid v
 inline constexpr int kUnchanged = 3;  // success; everything already was as asked, nothing written
 inline constexpr int kRejected = 4;   // sshd -t rejected the candidate; nothing written
 inline constexpr int kParse = 5;      // a configuration file could not be parsed; nothing written
+inline constexpr int kRolledBack = 6;  // the login probe failed after the change; the change was rolled back
 }  // namespace exit_code
 
 int exit_code_for(ErrorKind kind);

@@ -10,7 +10,7 @@ namespace sshdctl::host {
 
 struct RecordedWrite {
   std::string path;
-  std::string content;
+  std::optional<std::string> content;  // nullopt: the file is removed
 };
 
 class DryRunHost : public Host {
@@ -23,6 +23,7 @@ class DryRunHost : public Host {
   FileInfo stat(const std::string& path) override { return inner_.stat(path); }
   std::vector<std::string> glob(const std::string& pattern) override { return inner_.glob(pattern); }
   void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) override;
+  bool remove_file(const std::string& path) override;
   std::string make_scratch_dir() override { return inner_.make_scratch_dir(); }
   void write_scratch_file(const std::string& path, const std::string& content) override {
     inner_.write_scratch_file(path, content);
@@ -32,6 +33,7 @@ class DryRunHost : public Host {
   void remove_dir(const std::string& path) override { inner_.remove_dir(path); }
   CommandResult run(const std::vector<std::string>& argv) override { return inner_.run(argv); }
   bool has_program(const std::string& program) override { return inner_.has_program(program); }
+  std::unique_ptr<BusEndpoint> system_bus() override { return inner_.system_bus(); }
 
   [[nodiscard]] const std::vector<RecordedWrite>& writes() const { return writes_; }
 

@@ -18,6 +18,7 @@ class FsHost : public Host {
   FileInfo stat(const std::string& path) override;
   std::vector<std::string> glob(const std::string& pattern) override;
   void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) override;
+  bool remove_file(const std::string& path) override;
   std::string make_scratch_dir() override;
   void write_scratch_file(const std::string& path, const std::string& content) override;
   void remove_scratch_dir(const std::string& dir) override;
@@ -25,6 +26,7 @@ class FsHost : public Host {
   void remove_dir(const std::string& path) override;
   CommandResult run(const std::vector<std::string>& argv) override;
   bool has_program(const std::string& program) override;
+  std::unique_ptr<BusEndpoint> system_bus() override;
 
   // The real path on this machine of a target path.
   [[nodiscard]] std::string real(const std::string& path) const;

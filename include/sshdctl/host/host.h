@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,17 @@ struct FileInfo {
   uid_t uid = 0;
   gid_t gid = 0;
 };
+
+// A way to the target's system D-Bus. The address (e.g. unix:path=…) stays valid while the
+// object lives: for a remote host it is a private socket relayed over the SSH connection.
+class BusEndpoint {
+ public:
+  virtual ~BusEndpoint() = default;
+  [[nodiscard]] virtual std::string address() const = 0;
+};
+
+// The system bus of this machine.
+inline constexpr const char* kLocalSystemBus = "unix:path=/run/dbus/system_bus_socket";
 
 struct CommandResult {
   int exit_code = -1;
@@ -45,6 +57,9 @@ class Host {
   // (or the current file when `like` does not exist).
   virtual void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) = 0;
 
+  // Removes a live file (a rollback of a file a change created); false when it did not exist.
+  virtual bool remove_file(const std::string& path) = 0;
+
   // Scratch space on the target for validation; never a live file.
   virtual std::string make_scratch_dir() = 0;
   virtual void write_scratch_file(const std::string& path, const std::string& content) = 0;
@@ -57,6 +72,10 @@ class Host {
   virtual CommandResult run(const std::vector<std::string>& argv) = 0;
   // True when `program` (absolute path) can be run on the target.
   virtual bool has_program(const std::string& program) = 0;
+
+  // The target's system bus when systemd runs there; nullptr otherwise (offline roots,
+  // hosts without systemd).
+  virtual std::unique_ptr<BusEndpoint> system_bus() = 0;
 };
 
 }  // namespace sshdctl::host

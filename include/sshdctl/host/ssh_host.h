@@ -1,29 +1,54 @@
-// A Host reached over SSH (libssh): one connection per run; files and commands go through
-// `sudo -n` when the login user is not root. The target needs sshd, sh and sudo: nothing is
-// installed there. Host keys are checked against known_hosts strictly.
+// A Host reached over SSH (libssh): one connection per run. Every command runs in one root
+// shell on that connection (started through `sudo -n`, or `sudo -S` fed the login password,
+// when the login user is not root); the system bus is relayed over a second channel. The
+// target needs sshd, sh, coreutils and sudo: nothing is installed there. Host keys are
+// checked against known_hosts strictly.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "sshdctl/host/host.h"
 
 namespace sshdctl::host {
 
+// Asks the operator for a secret (no echo); nullopt when nobody can be asked.
+using SecretAsker = std::function<std::optional<std::string>(const std::string& prompt)>;
+
+// Authentication methods, as a bit set.
+enum AuthMethod : unsigned {
+  kAuthPublicKey = 1U << 0U,       // key file, ssh-agent, default keys
+  kAuthKbdInteractive = 1U << 1U,  // answered with the password
+  kAuthPassword = 1U << 2U,
+  kAuthAny = kAuthPublicKey | kAuthKbdInteractive | kAuthPassword,
+};
+std::string auth_methods_text(unsigned methods);
+
 struct SshTarget {
   std::string destination;  // [user@]host[:port], or a Host alias of the ssh config
   std::string config_file;  // -F; empty: ~/.ssh/config (when it exists)
   std::string identity;     // a private key file; empty: ssh-agent and the default keys
-  std::string known_hosts;  // empty: ~/.ssh/known_hosts
+  std::string known_hosts;  // empty: from the ssh config, else ~/.ssh/known_hosts
+  std::string jump;         // ProxyJump [user@]host[:port] (else the ssh config's ProxyJump)
   bool accept_new = false;  // record an unknown host's key (never a changed one)
   int connect_timeout_s = 10;
+  int command_timeout_s = 120;
+  // The login password (password and keyboard-interactive; also fed to `sudo -S`). Secret:
+  // never logged, never on a command line.
+  std::optional<std::string> password;
+  // Asks for the passphrase of an encrypted key; unset: such keys cannot be used.
+  SecretAsker ask_passphrase;
+  unsigned methods = kAuthAny;  // the methods that may be tried
+  bool need_root = true;        // start the root shell (false: a login check only)
 };
 
 class SshHost : public Host {
  public:
-  // Connects and authenticates; throws Error naming the host and what failed (DNS, refused,
-  // timeout, unknown or changed host key with fingerprints, authentication with the methods
-  // the server offered, sudo needing a password).
+  // Connects, authenticates and starts the root shell; throws Error naming the host and
+  // what failed (DNS, refused, timeout, unknown or changed host key with fingerprints,
+  // authentication with the methods the server offered, sudo needing a password).
   explicit SshHost(const SshTarget& target);
   ~SshHost() override;
   SshHost(const SshHost&) = delete;
@@ -35,6 +60,7 @@ class SshHost : public Host {
   FileInfo stat(const std::string& path) override;
   std::vector<std::string> glob(const std::string& pattern) override;
   void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) override;
+  bool remove_file(const std::string& path) override;
   std::string make_scratch_dir() override;
   void write_scratch_file(const std::string& path, const std::string& content) override;
   void remove_scratch_dir(const std::string& dir) override;
@@ -42,18 +68,34 @@ class SshHost : public Host {
   void remove_dir(const std::string& path) override;
   CommandResult run(const std::vector<std::string>& argv) override;
   bool has_program(const std::string& program) override;
+  // The target's system bus through `systemd-stdio-bridge` (run as root) on a channel of
+  // this connection, relayed to a private unix socket here. Valid while this host lives.
+  std::unique_ptr<BusEndpoint> system_bus() override;
 
- private:
-  // Runs a shell script (sh -c SCRIPT sh ARGS...) as root on the target, feeding `input`.
-  CommandResult script(const std::string& body, const std::vector<std::string>& args, const std::string& input = {});
-  // One exec channel: `command` as the login user, `input` on its stdin.
-  CommandResult exec(const std::string& command, const std::string& input = {});
+  [[nodiscard]] const std::string& login_user() const { return user_; }
+  // The method that logged in (one AuthMethod bit): a login probe uses the same one.
+  [[nodiscard]] unsigned auth_method() const { return auth_method_; }
+  // How many commands ran on the target (each one round trip).
+  [[nodiscard]] int round_trips() const { return round_trips_; }
 
   struct Session;
+
+ private:
+  // Runs a shell script (sh SCRIPT with ARGS as $1…) as root on the target, feeding `input`.
+  CommandResult script(const std::string& body, const std::vector<std::string>& args, const std::string& input = {});
+
   std::unique_ptr<Session> session_;
   std::string name_;
-  bool as_root_ = false;
+  std::string user_;
+  unsigned auth_method_ = 0;
+  int command_timeout_s_ = 120;
+  int round_trips_ = 0;
 };
+
+// Logs in afresh with `target` (no root shell) and runs `true`; "connection refused" and
+// resets, as while sshd re-executes itself after a reload, are retried for `retry_s`.
+// Returns why the login failed, or nullopt when it worked.
+std::optional<std::string> probe_login(const SshTarget& target, int retry_s = 10);
 
 // Quotes a word for a POSIX shell.
 std::string shell_quote(const std::string& word);

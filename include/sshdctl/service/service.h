@@ -50,15 +50,16 @@ class ServiceManager {
                                                std::chrono::milliseconds timeout) = 0;
 };
 
-inline constexpr const char* kSystemBus = "unix:path=/run/dbus/system_bus_socket";
-
 // systemd over the bus at `address`; `host` runs journalctl for failure reports. `unit`
 // names the unit to manage; empty: detect it (ssh.service, sshd.service, ssh.socket).
 std::unique_ptr<ServiceManager> systemd_manager(const std::string& address, host::Host& host,
                                                 const std::string& unit = {});
+// The same over a bus endpoint the manager keeps alive (e.g. a relay over SSH).
+std::unique_ptr<ServiceManager> systemd_manager(std::unique_ptr<host::BusEndpoint> bus, host::Host& host,
+                                                const std::string& unit = {});
 // SIGHUP to the pid in /run/sshd.pid, through `host`.
 std::unique_ptr<ServiceManager> sighup_manager(host::Host& host, std::string why);
-// The manager for a live host: systemd when /run/systemd/system exists and the bus answers,
+// The manager for a live host: systemd when the host offers its system bus and it answers,
 // else the SIGHUP fallback (with the reason in its results).
 std::unique_ptr<ServiceManager> open_service_manager(host::Host& host, const std::string& unit = {});
 
