@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 
+#include "sshdctl/accounts/password.h"
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
 #include "sshdctl/config/catalog.h"
@@ -76,9 +77,11 @@ std::optional<std::string> run_probes(const Context& ctx) {
   return std::nullopt;
 }
 
-// Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically.
+// Loads, plans, checks the plan took effect, validates with sshd -t, writes atomically
+// (the sshd files and `more`, changes of other files such as /etc/shadow), reloads, probes.
 ChangeReport run_change(Context& ctx, const std::string& verb, const std::function<Plan(const Model&)>& make_plan,
-                        const std::function<void(const Model&)>& check) {
+                        const std::function<void(const Model&)>& check,
+                        const std::vector<config::FileChange>& more = {}) {
   ChangeReport report;
   report.host = ctx.target->name();
   report.verb = verb;
@@ -90,7 +93,9 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   report.notes = plan.notes;
   for (auto& note : report.notes) note.where.host = report.host;
   tree.apply(plan);
-  const auto changes = tree.changes();
+  auto changes = tree.changes();
+  const bool sshd_changed = !changes.empty();
+  changes.insert(changes.end(), more.begin(), more.end());
   if (changes.empty()) return report;
   const Model edited = tree.edited_model();
   if (check) check(edited);
@@ -99,15 +104,18 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   if (auto after = config::listen_streams(edited); after != config::listen_streams(tree.model()))
     new_streams = std::move(after);
 
-  config::SshdOracle oracle(*ctx.target, *ctx.controller);
-  const auto candidate = tree.candidate();
-  report.checks = oracle.validate(candidate, tree.model().main_file, tree.current());
+  if (sshd_changed) {
+    config::SshdOracle oracle(*ctx.target, *ctx.controller);
+    report.checks = oracle.validate(tree.candidate(), tree.model().main_file, tree.current());
+  }
 
   for (const auto& change : changes) {
     spdlog::info("{}: writing {}", report.host, change.path);
     ctx.target->write_file_atomic(change.path, change.after, change.info);
     report.files.push_back(FileReport{change.path,
-                                      text::unified_diff(change.before.value_or(""), change.after, change.path),
+                                      change.masked.empty()
+                                          ? text::unified_diff(change.before.value_or(""), change.after, change.path)
+                                          : change.path + ": " + change.masked + "\n",
                                       !change.before.has_value()});
   }
   report.changed = true;
@@ -115,11 +123,15 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
     report.service = "dry run: nothing was written, nothing reloaded";
     return report;
   }
-  try {
-    report.service = reload_after_change(ctx, new_streams);
-  } catch (Error& e) {
-    throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
-        .with_detail(e.detail());
+  if (sshd_changed) {
+    try {
+      report.service = reload_after_change(ctx, new_streams);
+    } catch (Error& e) {
+      throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
+          .with_detail(e.detail());
+    }
+  } else {
+    report.service = "sshd's configuration is unchanged: nothing to reload";
   }
   if (!ctx.reload || ctx.target->offline()) return report;
 
@@ -141,7 +153,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
   if (new_streams) old_streams = config::listen_streams(tree.model());
   std::string after_rollback;
   try {
-    reload_after_change(ctx, old_streams);
+    if (sshd_changed) reload_after_change(ctx, old_streams);
     const auto again = run_probes(ctx);
     after_rollback = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
   } catch (const Error& e) {
@@ -327,7 +339,28 @@ ChangeReport unset(Context& ctx, const std::string& name, const std::vector<std:
       });
 }
 
-ChangeReport root_login(Context& ctx, bool enable, bool key_only) {
+std::vector<config::FileChange> password_change(host::Host& target, const std::string& user,
+                                                const std::string& password, std::vector<config::Note>& notes) {
+  const std::string path = "/etc/shadow";
+  const auto shadow = target.read_file(path);
+  if (!shadow) throw Error(ErrorKind::kNotFound, "no shadow file", Location{target.name(), path, 0});
+  const auto current = accounts::shadow_field(*shadow, user);
+  if (!current) throw Error(ErrorKind::kBadInput, "no user " + user + " in the shadow file", {target.name(), path, 0});
+  if (accounts::password_matches(password, *current)) return {};  // already that password
+  const auto method = accounts::hash_method(target.read_file("/etc/login.defs").value_or(""));
+  if (!method.note.empty()) notes.push_back(config::Note{{target.name(), "/etc/login.defs", 0}, method.note});
+  config::FileChange change;
+  change.path = path;
+  change.before = shadow;
+  change.after =
+      accounts::with_password(*shadow, user, accounts::hash_password(password, method), accounts::days_since_epoch());
+  change.info = target.stat(path);
+  change.masked = user + "'s password hash changed (" + method.prefix + " from login.defs)" +
+                  (current->rfind('!', 0) == 0 || *current == "*" ? "; the account was locked and is unlocked" : "");
+  return {change};
+}
+
+ChangeReport root_login(Context& ctx, bool enable, bool key_only, const std::optional<std::string>& new_password) {
   config::RootLoginRequest request;
   request.enable = enable;
   request.password = enable && !key_only;
@@ -339,6 +372,9 @@ ChangeReport root_login(Context& ctx, bool enable, bool key_only) {
   root.groups = request.root_groups;
   const OptionKey permit{config::find_keyword("PermitRootLogin"), {}};
   const OptionKey password{config::find_keyword("PasswordAuthentication"), {}};
+  std::vector<config::Note> password_notes;
+  const auto more = new_password ? password_change(*ctx.target, "root", *new_password, password_notes)
+                                 : std::vector<config::FileChange>{};
   auto report = run_change(
       ctx, enable ? "root-login enable" : "root-login disable",
       [&](const Model& model) { return config::plan_root_login(model, request); },
@@ -350,7 +386,17 @@ ChangeReport root_login(Context& ctx, bool enable, bool key_only) {
         if (request.password && !config::certainly(edited, password, root, "yes", "yes"))
           throw Error(ErrorKind::kInternal,
                       "the edit would not make PasswordAuthentication yes certain for root; nothing was changed");
-      });
+      },
+      more);
+  report.notes.insert(report.notes.end(), password_notes.begin(), password_notes.end());
+  if (request.password && !new_password) {
+    const auto shadow = ctx.target->read_file("/etc/shadow");
+    const auto field = shadow ? accounts::shadow_field(*shadow, "root") : std::nullopt;
+    if (field && (field->empty() || field->front() == '!' || field->front() == '*'))
+      report.notes.push_back(config::Note{{report.host, "/etc/shadow", 0},
+                                          "root has no usable password (locked or empty), so a password logon "
+                                          "cannot work yet: give one with --password-stdin (or --ask-password)"});
+  }
   return report;
 }
 

@@ -89,7 +89,8 @@ ChangeReport set(Context& ctx, const std::string& key, const std::vector<std::st
                  const std::optional<std::string>& match);
 ChangeReport unset(Context& ctx, const std::string& key, const std::vector<std::string>& names,
                    const std::optional<std::string>& match);
-ChangeReport root_login(Context& ctx, bool enable, bool key_only);
+// `password`: root's new password (enable only), hashed as the target's login.defs says.
+ChangeReport root_login(Context& ctx, bool enable, bool key_only, const std::optional<std::string>& password);
 
 struct ServiceReport {
   std::string host;

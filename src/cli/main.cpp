@@ -151,6 +151,14 @@ int run_sshdctl(int argc, char** argv) {
   auto* enable = root_login->add_subcommand(
       "enable", "Make root's effective PermitRootLogin yes and PasswordAuthentication yes (for root only)");
   enable->add_flag("--key-only", key_only, "PermitRootLogin prohibit-password; passwords stay as they are");
+  cli::SecretSource root_password;
+  enable->add_flag("--password-stdin", root_password.from_stdin,
+                   "Also set root's password, from the first line of stdin (hashed as /etc/login.defs says)");
+  enable->add_option("--password-file", root_password.file, "Also set root's password, from the first line of FILE")
+      ->option_text("FILE");
+  enable->add_option("--password-env", root_password.env, "Also set root's password, from the environment variable VAR")
+      ->option_text("VAR");
+  enable->add_flag("--ask-password", root_password.ask, "Also set root's password, asked for without echo");
   enable->footer(
       "\nPermitRootLogin is edited where it wins (e.g. the line in sshd_config); password logons are\n"
       "opened for root only, in a 'Match User root' block placed first, so other users and\n"
@@ -188,6 +196,11 @@ int run_sshdctl(int argc, char** argv) {
     if (!root.empty() && !remote.destination.empty())
       throw Error(ErrorKind::kBadInput, "--root and --host exclude each other");
     std::vector<cli::Context::Probe> probes;
+    if (login_password.from_stdin && root_password.from_stdin)
+      throw Error(ErrorKind::kBadInput, "only one secret can come from stdin (--pass-stdin, --password-stdin)");
+    if (key_only && root_password.given())
+      throw Error(ErrorKind::kBadInput, "--key-only keeps passwords out: it takes no root password");
+    const auto new_root_password = cli::read_secret(root_password, "new root password");
     if (!remote.destination.empty()) {
       remote.password = cli::read_secret(login_password, "login password");
       remote.ask_passphrase = [](const std::string& prompt) { return cli::ask_on_tty(prompt); };
@@ -199,6 +212,17 @@ int run_sshdctl(int argc, char** argv) {
       again.methods = ssh->auth_method();
       probes.push_back({ssh->login_user() + " with " + host::auth_methods_text(again.methods),
                         [again] { return host::probe_login(again); }});
+      if (new_root_password) {
+        // The credential the operator will need next: root with the new password.
+        host::SshTarget as_root = remote;
+        const auto at = remote.destination.rfind('@');
+        as_root.destination =
+            "root@" + (at == std::string::npos ? remote.destination : remote.destination.substr(at + 1));
+        as_root.identity.clear();
+        as_root.password = new_root_password;
+        as_root.methods = host::kAuthPassword | host::kAuthKbdInteractive;
+        probes.push_back({"root with the new password", [as_root] { return host::probe_login(as_root); }});
+      }
       other = std::move(ssh);
       target = other.get();
     } else if (login_password.given() || !remote.jump.empty()) {
@@ -237,9 +261,9 @@ int run_sshdctl(int argc, char** argv) {
     } else if (unset->parsed()) {
       report = cli::unset(ctx, key, unset_names, match);
     } else if (enable->parsed()) {
-      report = cli::root_login(ctx, true, key_only);
+      report = cli::root_login(ctx, true, key_only, new_root_password);
     } else if (disable->parsed()) {
-      report = cli::root_login(ctx, false, false);
+      report = cli::root_login(ctx, false, false, std::nullopt);
     }
     return print_result(json, cli::to_json(report), cli::render_text(report),
                         report.changed ? exit_code::kChanged : exit_code::kUnchanged);

@@ -106,7 +106,8 @@ std::string recorded_fingerprints(const std::string& file, const std::string& ho
 
 // The shell every command of a run goes through: it reads "SCRIPT_BYTES INPUT_BYTES\n", the
 // script and its input, runs the script, and answers "STATUS OUT_BYTES ERR_BYTES\n" followed
-// by the output and the error output. head -c reads no further than it is told (GNU
+// by the output and the error output; nothing of it (secrets included) stays on the target's
+// disk after the command. head -c reads no further than it is told (GNU
 // coreutils and busybox alike), so the stream stays in step.
 constexpr const char* kShellLoop = R"SH(umask 077
 d=$(mktemp -d /tmp/sshdctl-run.XXXXXX) || exit 1
@@ -119,6 +120,7 @@ while IFS=' ' read -r n m; do
   r=$?
   printf '%s %s %s\n' "$r" "$(wc -c <"$d/o")" "$(wc -c <"$d/e")"
   cat "$d/o" "$d/e"
+  rm -f "$d/s" "$d/i" "$d/o" "$d/e"
 done
 )SH";
 

@@ -24,6 +24,8 @@ struct FileChange {
   std::optional<std::string> before;  // nothing: a new file
   std::string after;
   host::FileInfo info;  // what the replacement keeps (mode, owner)
+  // Holds secrets (/etc/shadow): reports say what changed, never show the text.
+  std::string masked;
 };
 
 class ConfigTree {
