@@ -50,14 +50,17 @@ HashMethod hash_method(const std::string& login_defs) {
   const std::string method = text::lower(defs_value(login_defs, "ENCRYPT_METHOD").value_or("SHA512"));
   if (method == "yescrypt") {
     m.prefix = "$y$";
+    m.name = "yescrypt";
     const auto factor = defs_number(login_defs, "YESCRYPT_COST_FACTOR");
     m.cost = factor ? std::clamp<unsigned long>(*factor, 1, 11) : 0;
     return m;
   }
   if (method == "sha256" || method == "sha512") {
     m.prefix = method == "sha256" ? "$5$" : "$6$";
+    m.name = method == "sha256" ? "SHA-256" : "SHA-512";
   } else {
     m.prefix = "$6$";
+    m.name = "SHA-512";
     m.note = "login.defs asks for ENCRYPT_METHOD " + method + ", which is too weak or unknown; SHA512 is used";
   }
   // shadow's rule: one bound set → that value; both → a random value between them.

@@ -355,7 +355,7 @@ std::vector<config::FileChange> password_change(host::Host& target, const std::s
   change.after =
       accounts::with_password(*shadow, user, accounts::hash_password(password, method), accounts::days_since_epoch());
   change.info = target.stat(path);
-  change.masked = user + "'s password hash changed (" + method.prefix + " from login.defs)" +
+  change.masked = user + "'s password hash changed (" + method.name + ", as login.defs says)" +
                   (current->rfind('!', 0) == 0 || *current == "*" ? "; the account was locked and is unlocked" : "");
   return {change};
 }

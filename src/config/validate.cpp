@@ -66,6 +66,11 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
     foreign = true;
     run.notes.push_back(target_.name() + " has no " + kSshd + ": checked with this machine's sshd instead");
   }
+  if (!target_.offline() && !target_.has_program(kSshd))
+    throw Error(
+        ErrorKind::kNotFound,
+        std::string("no ") + kSshd + " here: sshd is not installed (or elsewhere), so no change can be validated",
+        Location{target_.name(), {}, 0});
   run.validator = foreign ? "sshd of this machine" : "sshd of " + target_.name();
 
   const std::string scratch = runner->make_scratch_dir();
@@ -74,8 +79,13 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
     std::string dir;
     bool privsep_made = false;
     ~Cleanup() {
-      if (privsep_made) host->remove_dir(kPrivsepDir);
-      host->remove_scratch_dir(dir);
+      // Never throws: this runs while an error (e.g. a lost connection) unwinds the stack.
+      try {
+        if (privsep_made) host->remove_dir(kPrivsepDir);
+        host->remove_scratch_dir(dir);
+      } catch (const Error&) {
+        // The scratch dir stays in the target's /tmp; the error being reported says why.
+      }
     }
   } cleanup{runner, scratch};
 

@@ -616,8 +616,10 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
                     "the connection's shell ended" + (s.shell_err.empty() ? "" : ": " + text::trim(s.shell_err)));
     if (Clock::now() > deadline) {
       s.shell.reset();  // out of step from here on
-      throw s.error(ErrorKind::kInternal,
-                    "a command on the target did not finish within " + std::to_string(command_timeout_s_) + " s");
+      throw s.error(
+          ErrorKind::kInternal,
+          "no answer from the target within " + std::to_string(command_timeout_s_) +
+              " s (the connection is lost, or a command hangs; see --command-timeout); nothing more was done");
     }
     s.wait(kPollSliceMs);
   }

@@ -111,6 +111,10 @@ check_rc() {
 check_has() {
     if [[ $3 == *"$2"* ]]; then ok "$1"; else bad "$1" "no '$2' in:"$'\n'"$3"; fi
 }
+# check_lacks DESC NEEDLE HAYSTACK (fixed string): NEEDLE does not occur
+check_lacks() {
+    if [[ $3 != *"$2"* ]]; then ok "$1"; else bad "$1" "found: $2"; fi
+}
 # check DESC CMD...: CMD exits 0
 check() {
     local d=$1; shift

@@ -12,6 +12,7 @@ TEST(HashMethod, FollowsLoginDefs) {
   EXPECT_EQ(hash_method("ENCRYPT_METHOD YESCRYPT\nYESCRYPT_COST_FACTOR 7\n").cost, 7U);
   EXPECT_EQ(hash_method("ENCRYPT_METHOD SHA512\n").prefix, "$6$");
   EXPECT_EQ(hash_method("ENCRYPT_METHOD SHA256\n").prefix, "$5$");
+  EXPECT_EQ(hash_method("ENCRYPT_METHOD SHA256\n").name, "SHA-256");
   EXPECT_EQ(hash_method("ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 6000\n").cost, 6000U);
   EXPECT_EQ(hash_method("ENCRYPT_METHOD SHA512\nSHA_CRYPT_MAX_ROUNDS 7000\n").cost, 7000U);
   const auto ranged = hash_method("ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 5000\nSHA_CRYPT_MAX_ROUNDS 9000\n");

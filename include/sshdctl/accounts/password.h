@@ -10,6 +10,7 @@ namespace sshdctl::accounts {
 
 struct HashMethod {
   std::string prefix;      // "$y$" (yescrypt), "$6$" (SHA-512), "$5$" (SHA-256)
+  std::string name;        // yescrypt, SHA-512, SHA-256
   unsigned long cost = 0;  // yescrypt cost factor or SHA rounds; 0: libxcrypt's default
   std::string note;        // when login.defs asked for something weaker or unknown
 };

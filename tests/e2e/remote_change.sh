@@ -1,0 +1,150 @@
+#!/bin/bash
+# Remote changes on a lab host over SSH as ecs-user (key, sudo): the seed's story (root logon
+# enabled with a password, proved with the system ssh, disabled again), the login probe that
+# rolls back a lock-out, the service over the relayed bus, secrets kept out of output and
+# process lists, and a connection cut in the middle of changes (files old or new, never
+# partial). Needs root; fails, never skips, where the lab cannot run.
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+trap 'lab_down; rm -rf "$tmp"' EXIT
+e2e_require
+e2e_prefix e2echg
+
+lab_up 1
+H=${P}1
+addr=$(addr_of "$H")
+remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
+conf_hash() { hx "$H" sha256sum /etc/ssh/sshd_config /etc/shadow; }
+# root_ssh PASSWORD: a password login as root with the system ssh, independent of sshdctl
+root_ssh() {
+    SSHPASS=$1 sshpass -e ssh -F "$LAB_SSH_CONFIG" -o BatchMode=no -o PubkeyAuthentication=no \
+        -o PreferredAuthentications=password,keyboard-interactive "root@$addr" id -u 2>&1
+}
+key_ssh() { ssh -F "$LAB_SSH_CONFIG" "$H" id -un 2>&1; }
+
+# --- the seed's story ---------------------------------------------------------------------
+root_pw='Maint-9f2#window'
+pristine=$(conf_hash)
+capture "${remote[@]}" root-login enable --password-stdin <<<"$root_pw"
+check_rc "root-login enable --password-stdin over SSH as ecs-user" 0
+check_has "... validated by the host's own sshd" "validated with sshd -t (sshd of $addr)" "$OUT"
+check_has "... and a fresh login as root with the new password was probed" "login probe: a fresh login as root with the new password works" "$OUT"
+check_has "... sshd reloaded through the relayed bus" "reload of ssh.service through systemd (D-Bus): done" "$OUT"
+check_has "... the shadow change is reported without its hash" "/etc/shadow: root's password hash changed" "$OUT"
+check_lacks "... no hash in the report" '$6$' "$OUT$ERR"
+check_eq "a root password login now works (system ssh)" 0 "$(root_ssh "$root_pw")"
+check_eq "... independently of sshdctl: sshd -T -C says yes for root" "permitrootlogin yes" \
+    "$(hx "$H" sshd -T -C user=root,host=x,addr=192.0.2.1 | grep -i '^permitrootlogin')"
+capture "${remote[@]}" root-login enable --password-stdin <<<"$root_pw"
+check_rc "enable again with the same password: unchanged" 3
+capture "${remote[@]}" root-login disable
+check_rc "root-login disable over SSH" 0
+if root_ssh "$root_pw" >/dev/null 2>&1; then bad "... and the root login is refused again"; else ok "... and the root login is refused again"; fi
+check_eq "... ecs-user's key still works" ecs-user "$(key_ssh)"
+
+# --- lock-out protection ------------------------------------------------------------------
+for change in "AllowUsers nobody" "PubkeyAuthentication no"; do
+    before=$(conf_hash)
+    # shellcheck disable=SC2086
+    capture "${remote[@]}" set $change
+    check_rc "set $change (would lock ecs-user out): rolled back, exit 6" 6
+    check_has "... says why" "rolled back: a fresh login as ecs-user with publickey fails" "$ERR"
+    check_has "... and that the login works again" "the login works again" "$ERR"
+    check_eq "... every file is as before" "$before" "$(conf_hash)"
+    check_eq "... the host still accepts ecs-user's key" ecs-user "$(key_ssh)"
+done
+capture "${remote[@]}" --no-probe --dry-run set X11Forwarding no
+check_rc "--dry-run over SSH changes nothing" 0
+capture "${remote[@]}" --no-probe set X11Forwarding no
+check_rc "--no-probe still changes" 0
+check_has "... and says loudly that no login was probed" "--no-probe: no fresh login is tried" "$ERR"
+check_lacks "... no probe reported" "login probe" "$OUT"
+capture "${remote[@]}" set X11Forwarding yes
+check_rc "a harmless change passes the probe" 0
+check_has "... which is reported" "login probe: a fresh login as ecs-user with publickey works" "$OUT"
+
+capture "${remote[@]}" service status
+check_rc "service status over SSH (systemd through the relayed bus)" 0
+check_has "... names the unit and its state" "ssh.service active/running" "$OUT"
+pid_before=$(hx "$H" systemctl show -p MainPID --value ssh.service)
+capture "${remote[@]}" service reload
+check_rc "service reload over SSH" 0
+check_has "... sshd keeps its main pid (open sessions stay)" "main pid $pid_before" "$OUT"
+
+# --- sudo with a password, fed over the channel -------------------------------------------
+login_pw='ecs-Pw-4711'
+hx "$H" sh -c "echo 'ecs-user:$login_pw' | chpasswd && echo 'ecs-user ALL=(ALL) ALL' > /etc/sudoers.d/90-cloud-init-users"
+capture "${remote[@]}" show UsePAM
+check_rc "sudo needing a password, none given: refused" 1
+check_has "... with a clear reason" "sudo -n refused: it needs a password" "$ERR"
+export E2E_LOGIN_PW=$login_pw
+capture "${remote[@]}" --pass-env E2E_LOGIN_PW show UsePAM
+check_rc "the login password (from an env var) is fed to sudo -S" 0
+check_has "... and the command ran as root" "UsePAM yes" "$OUT"
+export E2E_WRONG_PW=not-it
+capture "${remote[@]}" --pass-env E2E_WRONG_PW show UsePAM
+check_rc "a wrong sudo password: refused" 1
+check_has "... clearly" "sudo refused the password" "$ERR"
+
+# --- secrets: not in output, logs or process lists ----------------------------------------
+new_pw='Root-Secret-31337'
+: >"$tmp/ps.controller"
+: >"$tmp/ps.target"
+(while :; do
+    ps -eo args >>"$tmp/ps.controller"
+    hx "$H" ps -eo args >>"$tmp/ps.target" 2>/dev/null || true
+    sleep 0.05
+done) &
+sampler=$!
+capture "${remote[@]}" -vv --json --pass-env E2E_LOGIN_PW root-login enable --password-stdin <<<"$new_pw"
+kill "$sampler"
+wait "$sampler" 2>/dev/null || true
+check_rc "enable with -vv --json, sudo password and root password" 0
+check_eq "a root login works with that password" 0 "$(root_ssh "$new_pw")"
+for secret in "$new_pw" "$login_pw"; do
+    check_lacks "no secret in stdout, JSON or the -vv log" "$secret" "$OUT$ERR"
+    check_lacks "no secret in the controller's process list" "$secret" "$(cat "$tmp/ps.controller")"
+    check_lacks "no secret in the target's process list" "$secret" "$(cat "$tmp/ps.target")"
+done
+check_has "(the sampler saw sshdctl run on the controller)" "$bin" "$(cat "$tmp/ps.controller")"
+check_has "(the sampler saw sshdctl's shell on the target)" "sshdctl-run" "$(cat "$tmp/ps.target")"
+check_lacks "no secret left in the target's /tmp" "$new_pw" "$(hx "$H" sh -c 'cat /tmp/sshdctl-* /tmp/sshdctl-*/* 2>/dev/null' || true)"
+capture "${remote[@]}" --pass-env E2E_LOGIN_PW root-login disable
+check_rc "disable again" 0
+
+# --- a connection cut in the middle of changes --------------------------------------------
+# The host's link goes down at a different instant of each run (a change takes about a
+# second: connect, read, validate, write, reload, probe); afterwards sshd_config must be the
+# old or the new file, whole, and valid.
+netns=sshdctl-lab-$H
+mid_write=0
+for delay in 0.3 0.5 0.6 0.7 0.8 1.0 1.2 1.5; do
+    old=$(hx "$H" sha256sum /etc/ssh/sshd_config | cut -d' ' -f1)
+    value=no
+    hx "$H" grep -qi '^X11Forwarding no' /etc/ssh/sshd_config && value=yes
+    "${remote[@]}" -v --pass-env E2E_LOGIN_PW --command-timeout 4 set X11Forwarding "$value" >"$tmp/cut.out" 2>&1 &
+    run=$!
+    sleep "$delay"
+    ip -n "$netns" link set eth0 down
+    if wait "$run"; then rc=0; else rc=$?; fi
+    ip -n "$netns" link set eth0 up
+    stage="before writing"
+    grep -q "writing /etc/ssh/sshd_config" "$tmp/cut.out" && stage="after writing began"
+    [[ $rc != 0 && $stage == "after writing began" ]] && mid_write=$((mid_write + 1))
+    now=$(hx "$H" sha256sum /etc/ssh/sshd_config | cut -d' ' -f1)
+    xf=$(hx "$H" grep -i '^X11Forwarding' /etc/ssh/sshd_config || true)
+    ((rc < 128)) || bad "cut at ${delay}s: sshdctl died of a signal (exit $rc)" "$(tail -n 3 "$tmp/cut.out")"
+    if [[ $now == "$old" || $xf == "X11Forwarding $value" ]] && hx "$H" sshd -t >/dev/null 2>&1; then
+        ok "cut at ${delay}s (exit $rc, $stage): sshd_config is old or new, whole and valid"
+    else
+        bad "cut at ${delay}s: sshd_config is neither old nor new" "$xf"
+    fi
+    for _ in $(seq 50); do key_ssh >/dev/null 2>&1 && break; sleep 0.2; done  # the host answers again
+done
+if ((mid_write > 0)); then ok "$mid_write run(s) were cut after writing began"
+else bad "no run was cut after writing began: the cuts proved too little"; fi
+check_eq "no temporary file left next to sshd_config" "" "$(hx "$H" sh -c 'ls /etc/ssh/ | grep sshdctl-' || true)"
+
+finish
