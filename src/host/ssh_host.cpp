@@ -324,8 +324,11 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
     const ErrorKind kind = ErrorKind::kUnsupported;
     if (why.find("resolve") != std::string::npos || why.find("getaddrinfo") != std::string::npos)
       throw s.error(kind, "cannot resolve the host name '" + host + "' (DNS): " + why);
+    unsigned int used_port = 22;
+    ssh_options_get_port(ssh, &used_port);
     if (why.find("refused") != std::string::npos)
-      throw s.error(kind, "connection refused: nothing listens on the SSH port (" + why + ")");
+      throw s.error(kind,
+                    "connection refused: nothing listens on port " + std::to_string(used_port) + " (" + why + ")");
     if (why.find("imeout") != std::string::npos || why.find("timed out") != std::string::npos)
       throw s.error(kind, "connection timed out after " + std::to_string(timeout) + " s (" + why + ")");
     if (why.find("No route") != std::string::npos || why.find("unreachable") != std::string::npos)
@@ -387,9 +390,12 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
   if ((target.methods & kAuthPublicKey) && (offered_methods & SSH_AUTH_METHOD_PUBLICKEY)) {
     if (!target.identity.empty()) {
       bool asked = false;
+      bool answered = false;
       SecretAsker asker = [&](const std::string& prompt) -> std::optional<std::string> {
         asked = true;
-        return target.ask_passphrase ? target.ask_passphrase(prompt) : std::nullopt;
+        auto answer = target.ask_passphrase ? target.ask_passphrase(prompt) : std::nullopt;
+        answered = answer.has_value();
+        return answer;
       };
       ssh_key raw = nullptr;
       if (ssh_pki_import_privkey_file(target.identity.c_str(), nullptr, auth_callback, &asker, &raw) != SSH_OK) {
@@ -398,9 +404,9 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
         if (asked)
           throw s.error(ErrorKind::kBadInput,
                         "cannot decrypt the private key " + target.identity +
-                            (target.ask_passphrase ? ": wrong passphrase"
-                                                   : ": it is encrypted and no passphrase can be asked (no terminal; "
-                                                     "load it into ssh-agent)"));
+                            (answered ? std::string(": wrong passphrase")
+                                      : std::string(": it is encrypted and no passphrase can be asked (no terminal; "
+                                                    "load it into ssh-agent)")));
         throw s.error(ErrorKind::kBadInput, "cannot read the private key " + target.identity);
       }
       const KeyPtr key(raw);
