@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "sshdctl/accounts/password.h"
 #include "support.h"
 
 namespace sshdctl::testing {
@@ -18,10 +19,18 @@ class Cli : public ::testing::Test {
     copy_fixture(fixture, root_);
   }
   CommandRun in_root(const std::string& args) { return sshdctl("--root " + quote(root_.string()) + " " + args); }
+  // A 0600 file holding `secret` (and a newline), for the --*-file options.
+  std::string write_secret(const std::string& secret) {
+    const auto path = tmp_.path / ("secret" + std::to_string(++secrets_));
+    write(path, secret + "\n");
+    ::chmod(path.c_str(), 0600);
+    return path.string();
+  }
   std::string config(const std::string& file = "etc/ssh/sshd_config") { return read(root_ / file); }
 
   TempDir tmp_;
   fs::path root_;
+  int secrets_ = 0;
 };
 
 TEST_F(Cli, UnknownKeywordIsRefusedWithTheClosestOne) {
@@ -273,10 +282,74 @@ TEST_F(Cli, JsonOutputCarriesStatusAndErrors) {
   EXPECT_NE(bad.out.find("\"status\":\"error\",\"kind\":\"bad-input\""), std::string::npos) << bad.out;
 }
 
+class RootPassword : public Cli {
+ protected:
+  void SetUp() override {
+    Cli::SetUp();
+    write(root_ / "etc/shadow", "root:*:19000:0:99999:7:::\necs-user:!:19000:0:99999:7:::\n");
+    ::chmod((root_ / "etc/shadow").c_str(), 0640);
+    write(root_ / "etc/login.defs", "ENCRYPT_METHOD SHA512\nSHA_CRYPT_MIN_ROUNDS 6000\n");
+  }
+  std::string root_hash() { return accounts::shadow_field(read(root_ / "etc/shadow"), "root").value_or(""); }
+};
+
+TEST_F(RootPassword, IsHashedAsLoginDefsSaysAndNeverShown) {
+  const auto r = sshdctl("--root " + quote(root_.string()) + " --json root-login enable --password-file " +
+                         quote(write_secret("Rescue-pw-1")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto hash = root_hash();
+  EXPECT_EQ(hash.rfind("$6$rounds=6000$", 0), 0U) << hash;
+  EXPECT_TRUE(accounts::password_matches("Rescue-pw-1", hash));
+  EXPECT_NE(read(root_ / "etc/shadow").find("\necs-user:!:19000:0:99999:7:::\n"), std::string::npos)
+      << "other lines are kept";
+  EXPECT_EQ(fs::status(root_ / "etc/shadow").permissions() & fs::perms::all, fs::perms(0640)) << "mode kept";
+  EXPECT_NE(r.out.find("root's password hash changed (SHA-512, as login.defs says)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(hash), std::string::npos) << "the hash is never shown";
+  EXPECT_EQ(r.out.find("Rescue-pw-1"), std::string::npos) << "the password is never shown";
+
+  const auto again = sshdctl("--root " + quote(root_.string()) + " root-login enable --password-file " +
+                             quote(write_secret("Rescue-pw-1")));
+  EXPECT_EQ(again.code, 3) << "the same password again changes nothing: " << again.out;
+  EXPECT_EQ(root_hash(), hash);
+}
+
+TEST_F(RootPassword, BadSecretsAreRefusedAndNothingIsWritten) {
+  const auto shadow = read(root_ / "etc/shadow");
+  const auto config_before = config();
+  const std::string in_root_args = "--root " + quote(root_.string()) + " ";
+  const auto empty = sshdctl(in_root_args + "root-login enable --password-file " + quote(write_secret("")));
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_NE(empty.out.find("the new root password is empty"), std::string::npos) << empty.out;
+  ASSERT_EQ(std::getenv("SSHDCTL_NO_SUCH_VAR"), nullptr);
+  const auto unset = sshdctl(in_root_args + "root-login enable --password-env SSHDCTL_NO_SUCH_VAR");
+  EXPECT_EQ(unset.code, 2);
+  EXPECT_NE(unset.out.find("SSHDCTL_NO_SUCH_VAR (for the new root password) is not set"), std::string::npos)
+      << unset.out;
+  const auto two = sshdctl(in_root_args + "root-login enable --password-stdin --pass-stdin < /dev/null");
+  EXPECT_EQ(two.code, 2);
+  EXPECT_NE(two.out.find("only one secret can come from stdin"), std::string::npos) << two.out;
+  const auto key_only =
+      sshdctl(in_root_args + "root-login enable --key-only --password-file " + quote(write_secret("x")));
+  EXPECT_EQ(key_only.code, 2);
+  const auto no_host = sshdctl(in_root_args + "--pass-file " + quote(write_secret("x")) + " show UsePAM");
+  EXPECT_EQ(no_host.code, 2);
+  EXPECT_NE(no_host.out.find("login passwords and --jump are for --host"), std::string::npos) << no_host.out;
+  EXPECT_EQ(read(root_ / "etc/shadow"), shadow);
+  EXPECT_EQ(config(), config_before);
+}
+
+TEST_F(RootPassword, ALockedRootWithoutAPasswordIsPointedOut) {
+  const auto r = sshdctl("--root " + quote(root_.string()) + " root-login enable");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("root has no usable password"), std::string::npos) << r.out;
+  EXPECT_EQ(root_hash(), "*") << "the shadow file is not touched without a password";
+}
+
 TEST_F(Cli, HelpTeachesTheVerbsAndExitCodes) {
   const auto r = sshdctl("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* word : {"show", "set", "unset", "root-login", "--dry-run", "--root", "Exit codes", "unchanged"})
+  for (const char* word : {"show", "set", "unset", "root-login", "--dry-run", "--root", "Exit codes", "unchanged",
+                           "--host", "--ask-pass", "--no-probe", "rolled back"})
     EXPECT_NE(r.out.find(word), std::string::npos) << word;
   EXPECT_EQ(sshdctl("frobnicate").code, 2);
 }
