@@ -108,6 +108,9 @@ for secret in "$new_pw" "$login_pw"; do
     check_lacks "no secret in the controller's process list" "$secret" "$(cat "$tmp/ps.controller")"
     check_lacks "no secret in the target's process list" "$secret" "$(cat "$tmp/ps.target")"
 done
+key_body=$(sed -n 2p "$LAB_KEY")
+check_lacks "no private key text in stdout, JSON or the -vv log" "$key_body" "$OUT$ERR"
+check_lacks "... nor its armour" "PRIVATE KEY" "$OUT$ERR"
 check_has "(the sampler saw sshdctl run on the controller)" "$bin" "$(cat "$tmp/ps.controller")"
 check_has "(the sampler saw sshdctl's shell on the target)" "sshdctl-run" "$(cat "$tmp/ps.target")"
 check_lacks "no secret left in the target's /tmp" "$new_pw" "$(hx "$H" sh -c 'cat /tmp/sshdctl-* /tmp/sshdctl-*/* 2>/dev/null' || true)"
