@@ -143,23 +143,32 @@ ChangeReport run_change(Context& ctx, const std::string& verb, const std::functi
     return report;
   }
   spdlog::warn("{}: the login probe failed ({}); rolling the change back", report.host, *failure);
-  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
-    if (it->before)
-      ctx.target->write_file_atomic(it->path, *it->before, it->info);
-    else
-      ctx.target->remove_file(it->path);
-  }
-  std::optional<std::vector<std::string>> old_streams;
-  if (new_streams) old_streams = config::listen_streams(tree.model());
-  std::string after_rollback;
+  std::size_t restored = 0;
   try {
+    for (auto it = changes.rbegin(); it != changes.rend(); ++it, ++restored) {
+      if (it->before)
+        ctx.target->write_file_atomic(it->path, *it->before, it->info);
+      else
+        ctx.target->remove_file(it->path);
+    }
+  } catch (const Error& e) {
+    std::vector<std::string> left;
+    for (std::size_t k = 0; k + restored < changes.size(); ++k) left.push_back(changes[k].path);
+    throw Error(ErrorKind::kInternal, *failure + "; THE ROLLBACK FAILED: " + e.message(), Location{report.host, {}, 0})
+        .with_detail("still changed (each file whole, old or new): " + text::join(left, ", ") +
+                     "; restore them by hand, from the console if need be");
+  }
+  std::string outcome;
+  try {
+    std::optional<std::vector<std::string>> old_streams;
+    if (new_streams) old_streams = config::listen_streams(tree.model());
     if (sshd_changed) reload_after_change(ctx, old_streams);
     const auto again = run_probes(ctx);
-    after_rollback = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
+    outcome = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
   } catch (const Error& e) {
-    after_rollback = "; the files are restored, but " + e.message();
+    outcome = "; the files are restored, but " + e.message();
   }
-  throw Error(ErrorKind::kRolledBack, "rolled back: " + *failure + after_rollback, Location{report.host, {}, 0})
+  throw Error(ErrorKind::kRolledBack, "rolled back: " + *failure + outcome, Location{report.host, {}, 0})
       .with_detail("the change would have locked the operator out; every file is back as it was");
 }
 
