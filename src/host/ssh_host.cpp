@@ -106,7 +106,7 @@ std::string recorded_fingerprints(const std::string& file, const std::string& ho
 
 // The shell every command of a run goes through: it reads "SCRIPT_BYTES INPUT_BYTES\n", the
 // script and its input, runs the script, and answers "STATUS OUT_BYTES ERR_BYTES\n" followed
-// by the output and the error output; nothing of it (secrets included) stays on the target's
+// by the output and the error output, in one write (one packet for a small answer); nothing of it (secrets included) stays on the target's
 // disk after the command. head -c reads no further than it is told (GNU
 // coreutils and busybox alike), so the stream stays in step.
 constexpr const char* kShellLoop = R"SH(umask 077
@@ -115,12 +115,14 @@ trap 'rm -rf "$d"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 echo "sshdctl-ready $(id -u)"
 while IFS=' ' read -r n m; do
-  head -c "$n" >"$d/s" && head -c "$m" >"$d/i" || exit 1
+  head -c "$n" >"$d/s" || exit 1
+  if [ "$m" -gt 0 ]; then head -c "$m" >"$d/i" || exit 1; else : >"$d/i"; fi
   sh "$d/s" <"$d/i" >"$d/o" 2>"$d/e"
   r=$?
-  printf '%s %s %s\n' "$r" "$(wc -c <"$d/o")" "$(wc -c <"$d/e")"
-  cat "$d/o" "$d/e"
-  rm -f "$d/s" "$d/i" "$d/o" "$d/e"
+  set -- $(wc -c "$d/o" "$d/e")
+  { printf '%s %s %s\n' "$r" "$1" "$3"; cat "$d/o" "$d/e"; } >"$d/r"
+  cat "$d/r"
+  rm -f "$d/s" "$d/i" "$d/o" "$d/e" "$d/r"
 done
 )SH";
 
@@ -288,6 +290,8 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
     throw s.error(ErrorKind::kNotFound, "ssh config " + config + " does not exist");
   if (fs::exists(config) && ssh_options_parse_config(ssh, config.c_str()) != 0)
     throw s.error(ErrorKind::kBadInput, "cannot read ssh config " + config + ": " + ssh_get_error(ssh));
+  int nodelay = 1;  // requests are small and answered at once: no Nagle delay
+  ssh_options_set(ssh, SSH_OPTIONS_NODELAY, &nodelay);
   int quiet = SSH_LOG_NOLOG;  // libssh's own log goes to stderr; errors reach us as Error
   ssh_options_set(ssh, SSH_OPTIONS_LOG_VERBOSITY, &quiet);
   if (!user.empty()) ssh_options_set(ssh, SSH_OPTIONS_USER, user.c_str());
