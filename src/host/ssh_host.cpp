@@ -106,9 +106,9 @@ std::string recorded_fingerprints(const std::string& file, const std::string& ho
 
 // The shell every command of a run goes through: it reads "SCRIPT_BYTES INPUT_BYTES\n", the
 // script and its input, runs the script, and answers "STATUS OUT_BYTES ERR_BYTES\n" followed
-// by the output and the error output, in one write (one packet for a small answer); nothing of it (secrets included)
-// stays on the target's disk after the command. head -c reads no further than it is told (GNU coreutils and busybox
-// alike), so the stream stays in step.
+// by the output and the error output, in one write (one packet for a small answer). Nothing
+// of it (secrets included) stays on the target's disk after the command. head -c reads no
+// further than it is told (GNU coreutils and busybox alike), so the stream stays in step.
 constexpr const char* kShellLoop = R"SH(umask 077
 d=$(mktemp -d /tmp/sshdctl-run.XXXXXX) || exit 1
 trap 'rm -rf "$d"' EXIT
