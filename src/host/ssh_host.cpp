@@ -304,16 +304,26 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
     known = known_option;
     ssh_string_free_char(known_option);
   }
+  // libssh 0.10 reaches a jump host through OpenSSH's client: `-J`, or the ssh config's
+  // ProxyJump, which libssh turns into "ssh -l USER [-p PORT] [-J …] -W '[%h]:%p' HOST". Either
+  // way the client gets the same known_hosts, strictness, ssh config and key as the target.
+  std::string jump_args;
   if (!target.jump.empty()) {
-    // libssh 0.10 reaches a jump host through OpenSSH's client (as it does for the ssh
-    // config's ProxyJump): the same strict host key checking applies to the jump host.
-    std::string proxy = "exec ssh -W '[%h]:%p' -o BatchMode=yes -o StrictHostKeyChecking=" +
-                        std::string(target.accept_new ? "accept-new" : "yes") +
-                        " -o UserKnownHostsFile=" + shell_quote(known) +
-                        " -o ConnectTimeout=" + std::to_string(target.connect_timeout_s);
+    jump_args = "-W '[%h]:%p' -- " + shell_quote(target.jump);
+  } else if (char* proxy = nullptr; ssh_options_get(ssh, SSH_OPTIONS_PROXYCOMMAND, &proxy) == SSH_OK) {
+    const std::string command = proxy;
+    ssh_string_free_char(proxy);
+    if (command.rfind("ssh ", 0) == 0 && command.find(" -W '[%h]:%p' ") != std::string::npos)
+      jump_args = command.substr(4);
+  }
+  if (!jump_args.empty()) {
+    std::string proxy =
+        "exec ssh -o BatchMode=yes -o StrictHostKeyChecking=" + std::string(target.accept_new ? "accept-new" : "yes") +
+        " -o UserKnownHostsFile=" + shell_quote(known) +
+        " -o ConnectTimeout=" + std::to_string(target.connect_timeout_s);
     if (!target.config_file.empty()) proxy += " -F " + shell_quote(target.config_file);
     if (!target.identity.empty()) proxy += " -i " + shell_quote(target.identity);
-    proxy += " -- " + shell_quote(target.jump);
+    proxy += " " + jump_args;
     ssh_options_set(ssh, SSH_OPTIONS_PROXYCOMMAND, proxy.c_str());
   }
 

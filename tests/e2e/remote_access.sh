@@ -108,6 +108,25 @@ if "$lab" exec "$H2" -- journalctl -u ssh --no-pager | grep -q "Accepted publick
     ok "... the target saw the login come from the jump host"
 else bad "... the target saw the login come from the jump host"; fi
 
+cat >"$tmp/jump_config" <<EOF
+Host bastion
+    HostName $addr
+    User ecs-user
+    IdentityFile $LAB_KEY
+Host behind
+    HostName $addr2
+    User ecs-user
+    IdentityFile $LAB_KEY
+    ProxyJump bastion
+    UserKnownHostsFile $LAB_KNOWN_HOSTS
+EOF
+sleep 1  # the -J login above is in an earlier second
+since=$("$lab" exec "$H2" -- date +%s)
+expect "through the ssh config's ProxyJump" 0 "UsePAM yes" "$bin" -F "$tmp/jump_config" --host behind show UsePAM
+if "$lab" exec "$H2" -- journalctl -u ssh --since "@$since" --no-pager | grep -q "Accepted publickey for ecs-user from $addr "; then
+    ok "... the target saw that login come from the jump host too"
+else bad "... the target saw that login come from the jump host too"; fi
+
 # --- no sshd binary on the target ---------------------------------------------------------
 # A second sshd from a copy serves the login; the usual binary is hidden.
 "$lab" exec "$H2" -- sh -c 'cp /usr/sbin/sshd /usr/local/sbin/sshd-alt && /usr/local/sbin/sshd-alt -p 2022 -o PidFile=/run/sshd-alt.pid && mv /usr/sbin/sshd /usr/sbin/sshd.hidden'
