@@ -426,6 +426,12 @@ ServiceReport service(Context& ctx, const std::string& action) {
     report.method = r.method;
     report.job_result = r.job_result;
     report.note = r.note;
+    // Nothing to roll back here, but the operator must know at once when the way in is gone.
+    if (const auto failure = run_probes(ctx))
+      throw Error(ErrorKind::kInternal, "the " + action + " is done, but " + *failure, Location{report.host, {}, 0})
+          .with_detail("keep this session open and check sshd (sshdctl show --compare, journalctl -u " + status.unit +
+                       ")");
+    for (const auto& probe : ctx.probes) report.probes.push_back("a fresh login as " + probe.what + " works");
   }
   report.unit = status.unit;
   report.active_state = status.active_state;

@@ -101,6 +101,7 @@ struct ServiceReport {
   std::uint32_t main_pid = 0;
   std::string job_result;
   std::string note;
+  std::vector<std::string> probes;  // login probes that passed after a reload or restart
 };
 ServiceReport service(Context& ctx, const std::string& action);
 

@@ -113,6 +113,7 @@ std::string render_text(const ServiceReport& r) {
   out += "\n";
   if (r.action != "status") out += r.action + " through " + r.method + ": " + r.job_result + "\n";
   if (!r.note.empty()) out += "note: " + r.note + "\n";
+  for (const auto& p : r.probes) out += "check: login probe: " + p + "\n";
   return out;
 }
 
@@ -127,6 +128,7 @@ Json to_json(const ServiceReport& r) {
   j["method"] = r.method;
   j["job_result"] = r.job_result;
   j["note"] = r.note;
+  j["probes"] = Json::strings(r.probes);
   return j;
 }
 

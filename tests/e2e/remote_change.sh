@@ -72,6 +72,7 @@ pid_before=$(hx "$H" systemctl show -p MainPID --value ssh.service)
 capture "${remote[@]}" service reload
 check_rc "service reload over SSH" 0
 check_has "... sshd keeps its main pid (open sessions stay)" "main pid $pid_before" "$OUT"
+check_has "... and a fresh login is probed after it" "check: login probe: a fresh login as ecs-user with publickey works" "$OUT"
 
 # --- sudo with a password, fed over the channel -------------------------------------------
 login_pw='ecs-Pw-4711'
