@@ -128,6 +128,32 @@ std::string with_password(const std::string& shadow, const std::string& user, co
   return shadow.substr(0, line->first) + joined + shadow.substr(line->second);
 }
 
+std::string unlocked(const std::string& shadow, const std::string& user, long day, std::string& what) {
+  const auto line = find_line(shadow, user);
+  if (!line) throw Error(ErrorKind::kNotFound, "no user " + user + " in /etc/shadow", Location{{}, "/etc/shadow", 0});
+  auto fields = text::split(shadow.substr(line->first, line->second - line->first), ':');
+  if (fields.size() < 9) fields.resize(9);
+  std::vector<std::string> done;
+  std::string& hash = fields[1];
+  if (!hash.empty() && hash[0] == '!') {
+    if (hash.find_first_not_of('!') == std::string::npos || hash.substr(hash.find_first_not_of('!')) == "*")
+      throw Error(ErrorKind::kBadInput, user + " is locked and has no password to unlock: give a new one");
+    hash.erase(0, hash.find_first_not_of('!'));
+    done.emplace_back("unlocked");
+  } else if (hash == "*") {
+    throw Error(ErrorKind::kBadInput, user + " has no password (\"*\"): give a new one");
+  }
+  std::string& expire = fields[7];
+  if (!expire.empty() && expire.find_first_not_of("0123456789") == std::string::npos && std::stol(expire) <= day) {
+    expire.clear();
+    done.emplace_back("its expiry date (day " + std::to_string(day) + " or earlier) cleared");
+  }
+  what = text::join(done, ", ");
+  std::string joined;
+  for (std::size_t i = 0; i < fields.size(); ++i) joined += (i == 0 ? "" : ":") + fields[i];
+  return shadow.substr(0, line->first) + joined + shadow.substr(line->second);
+}
+
 long days_since_epoch() { return static_cast<long>(std::time(nullptr) / 86400); }
 
 }  // namespace sshdctl::accounts

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sshdctl/accounts/authorized_keys.h"
 #include "sshdctl/common/json.h"
 #include "sshdctl/config/plan.h"
 #include "sshdctl/host/host.h"
@@ -91,6 +92,43 @@ ChangeReport unset(Context& ctx, const std::string& key, const std::vector<std::
                    const std::optional<std::string>& match);
 // `password`: root's new password (enable only), hashed as the target's login.defs says.
 ChangeReport root_login(Context& ctx, bool enable, bool key_only, const std::optional<std::string>& password);
+
+// Which keys `key remove` removes: those with this blob, fingerprint (SHA256:…) or comment.
+struct KeySelector {
+  std::optional<std::string> blob, fingerprint, comment;
+  [[nodiscard]] bool matches(const accounts::PublicKey& key) const;
+};
+
+struct ListedKey {
+  std::string where;  // file:line
+  std::string type, fingerprint, comment, options;
+  std::string expires;  // expiry-time, as YYYYMMDDHHMMSSZ
+  bool expired = false;
+  std::string problem;  // why sshd would not use it
+};
+
+struct KeyListReport {
+  std::string host, user;
+  std::vector<std::string> files;  // what AuthorizedKeysFile names for the user
+  std::vector<ListedKey> keys;
+  std::vector<std::string> notes;
+};
+
+struct TempKey {
+  ChangeReport change;
+  std::string private_key;  // secret: goes to --out or stdout, never into reports
+  std::string fingerprint;
+  std::string expires;
+};
+
+ChangeReport key_add(Context& ctx, const std::string& user, const accounts::PublicKey& key, bool fix_perms);
+ChangeReport key_remove(Context& ctx, const std::string& user, const KeySelector& which);
+ChangeReport key_prune(Context& ctx, const std::string& user);
+KeyListReport key_list(Context& ctx, const std::string& user);
+// A fresh ed25519 key for `user` that sshd accepts for `ttl_seconds` (expiry-time=).
+TempKey tempkey(Context& ctx, const std::string& user, long ttl_seconds);
+// A new password (hashed as the target's login.defs says) and/or an unlocked account.
+ChangeReport passwd(Context& ctx, const std::string& user, const std::optional<std::string>& password, bool unlock);
 
 struct ServiceReport {
   std::string host;

@@ -1,14 +1,21 @@
 // sshdctl: open and close SSH access on Linux hosts, safely.
+#include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "output.h"
 #include "secrets.h"
+#include "sshdctl/accounts/credentials.h"
 #include "sshdctl/config/engine.h"
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
@@ -51,6 +58,166 @@ After a reload, a fresh login the same way must work, or the change is rolled ba
 int print_result(bool json, const sshdctl::Json& j, const std::string& text, int code) {
   std::cout << (json ? j.dump() + "\n" : text);
   return code;
+}
+
+// The first key line of FILE, or of stdin for "-".
+std::string read_public_key(const std::string& source) {
+  std::ifstream file;
+  if (source != "-") {
+    file.open(source);
+    if (!file) throw sshdctl::Error(sshdctl::ErrorKind::kBadInput, "cannot read the public key file " + source);
+  }
+  std::istream& in = source == "-" ? std::cin : file;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line[first] != '#') return line;
+  }
+  throw sshdctl::Error(sshdctl::ErrorKind::kBadInput, "no public key in " + (source == "-" ? "stdin" : source));
+}
+
+sshdctl::accounts::CredentialStore open_store(const sshdctl::cli::SecretSource& passphrase, const std::string& path) {
+  using namespace sshdctl;
+  cli::SecretSource source = passphrase;
+  if (!source.given()) source.ask = true;
+  auto secret = cli::read_secret(source, "credential store passphrase");
+  return accounts::CredentialStore(path.empty() ? accounts::default_store_path() : path, std::move(*secret));
+}
+
+// --credential NAME: the stored user, password or key become the login of --host.
+void use_credential(sshdctl::host::SshTarget& remote, const std::string& name,
+                    const sshdctl::cli::SecretSource& passphrase, const std::string& path) {
+  using namespace sshdctl;
+  const auto store = open_store(passphrase, path);
+  const auto found = store.find(name);
+  if (!found) throw Error(ErrorKind::kBadInput, "no stored credential '" + name + "' (see: sshdctl credential list)");
+  const auto at = remote.destination.rfind('@');
+  if (at != std::string::npos && remote.destination.substr(0, at) != found->user)
+    throw Error(ErrorKind::kBadInput, "--host names user " + remote.destination.substr(0, at) + " but credential " +
+                                          name + " is for " + found->user);
+  if (at == std::string::npos) remote.destination = found->user + "@" + remote.destination;
+  remote.password = found->password;
+  remote.private_key = found->private_key;
+}
+
+int run_credential(bool add, bool remove, const std::string& name, const std::string& user, const std::string& key,
+                   const sshdctl::cli::SecretSource& password, const sshdctl::cli::SecretSource& passphrase,
+                   const std::string& path, bool json) {
+  using namespace sshdctl;
+  auto store = open_store(passphrase, path);
+  Json j = Json::object();
+  std::string text;
+  int code = exit_code::kChanged;
+  if (add) {
+    accounts::Credential c;
+    c.name = name;
+    c.user = user;
+    c.password = cli::read_secret(password, "password of " + name);
+    if (!key.empty()) {
+      if (c.password) throw Error(ErrorKind::kBadInput, "a credential holds a password or a key, not both");
+      std::ifstream in(key, std::ios::binary);
+      if (!in) throw Error(ErrorKind::kBadInput, "cannot read the key file " + key);
+      c.private_key = std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (c.private_key->find("PRIVATE KEY") == std::string::npos)
+        throw Error(ErrorKind::kBadInput, key + " is not a private key file");
+    }
+    if (!c.password && !c.private_key)
+      throw Error(ErrorKind::kBadInput, "give the password (--password-stdin/-file/-env) or --key FILE");
+    const bool replaced = store.find(name).has_value();
+    store.put(std::move(c));
+    store.save();
+    text = std::string(replaced ? "replaced " : "stored ") + name + " (" + user + ")\n";
+    j["stored"] = name;
+  } else if (remove) {
+    if (!store.remove(name)) {
+      text = "no credential " + name + ": nothing removed\n";
+      code = exit_code::kUnchanged;
+    } else {
+      store.save();
+      text = "removed " + name + "\n";
+    }
+    j["removed"] = name;
+  } else {
+    Json list = Json::array();
+    for (const auto& c : store.list()) {
+      const std::string kind = c.password ? "password" : "key";
+      text += c.name + "  " + c.user + "  " + kind + "\n";
+      Json item = Json::object();
+      item["name"] = c.name;
+      item["user"] = c.user;
+      item["kind"] = kind;
+      list.push_back(std::move(item));
+    }
+    if (store.list().empty()) text = "(no credentials)\n";
+    j["credentials"] = std::move(list);
+  }
+  return print_result(json, j, text, code);
+}
+
+// 90, 90s, 30m, 2h, 1d as seconds.
+long parse_duration(const std::string& text) {
+  std::size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = used == 0 ? "?" : text.substr(used);
+  const long scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (used == 0 || scale == 0 || value <= 0)
+    throw sshdctl::Error(sshdctl::ErrorKind::kBadInput, "'" + text + "' is not a duration (90s, 30m, 2h, 1d)");
+  return value * scale;
+}
+
+// tempkey: the key goes to --out (0600, never overwritten) or to a stdout that is not a
+// terminal; the report goes to stdout with --out, else to stderr.
+int run_tempkey(sshdctl::cli::Context& ctx, const std::string& user, const std::string& ttl, const std::string& out,
+                bool json) {
+  using namespace sshdctl;
+  if (out.empty() && ::isatty(STDOUT_FILENO))
+    throw Error(ErrorKind::kBadInput, "the private key would go to the terminal: give --out FILE, or pipe stdout");
+  if (out.empty() && json) throw Error(ErrorKind::kBadInput, "--json needs --out FILE (the key cannot share stdout)");
+  const long seconds = parse_duration(ttl);
+  int fd = -1;
+  if (!out.empty() && !ctx.dry_run) {
+    fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+      throw Error(ErrorKind::kBadInput, out + ": " + std::strerror(errno) + " (the key file is never overwritten)");
+  }
+  cli::TempKey key;
+  try {
+    key = cli::tempkey(ctx, user, seconds);
+  } catch (...) {
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(out.c_str());
+    }
+    throw;
+  }
+  Json j = cli::to_json(key.change);
+  j["fingerprint"] = key.fingerprint;
+  j["expires"] = key.expires;
+  j["private_key_file"] = out;
+  std::string text = cli::render_text(key.change) + "tempkey: " + key.fingerprint + " for " + user + ", expires " +
+                     key.expires + (out.empty() ? "" : ", private key in " + out) + "\n";
+  if (ctx.dry_run) {
+    (json ? std::cout : std::cerr) << (json ? j.dump() + "\n" : text);
+    return exit_code::kChanged;
+  }
+  if (fd >= 0) {
+    const bool written =
+        ::write(fd, key.private_key.data(), key.private_key.size()) == static_cast<ssize_t>(key.private_key.size()) &&
+        ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written) throw Error(ErrorKind::kInternal, "cannot write " + out + " (the public key is installed)");
+    std::cout << (json ? j.dump() + "\n" : text);
+  } else {
+    std::cout << key.private_key << std::flush;
+    std::cerr << text;
+  }
+  std::fill(key.private_key.begin(), key.private_key.end(), '\0');
+  return exit_code::kChanged;
 }
 
 }  // namespace
@@ -167,6 +334,95 @@ int run_sshdctl(int argc, char** argv) {
   auto* disable = root_login->add_subcommand(
       "disable", "Make root's effective PermitRootLogin no and remove the root-only password override");
 
+  std::string account_user;
+  std::string pubkey_source;
+  std::string key_options;
+  bool fix_perms = false;
+  cli::KeySelector selector;
+  auto* keys = app.add_subcommand("key", "Public keys in a user's authorized_keys (where sshd looks for them)");
+  keys->require_subcommand(1);
+  auto* key_add = keys->add_subcommand("add", "Add a public key for USER (unchanged when it is already there)");
+  key_add->add_option("user", account_user, "The account")->required()->option_text("USER");
+  key_add->add_option("--pubkey", pubkey_source, "The public key: a .pub file, or - for stdin")
+      ->required()
+      ->option_text("FILE|-");
+  key_add
+      ->add_option("--options", key_options,
+                   "authorized_keys options, e.g. 'from=\"10.0.0.0/8\",no-port-forwarding,expiry-time=\"20261231\"'")
+      ->option_text("OPTS");
+  key_add->add_flag("--fix-perms", fix_perms,
+                    "Repair modes and owners that make sshd ignore the keys (StrictModes), instead of refusing");
+  key_add->footer(
+      "\nThe key goes to the first file of the user's effective AuthorizedKeysFile (%h, %u, %U expanded;\n"
+      "relative to the home directory), through sshdctl's authorized_keys lens. ~/.ssh is created 0700\n"
+      "and the file 0600, owned by the user. Symbolic links and files sshd would ignore are refused.\n"
+      "Example: sshdctl key add alice --pubkey alice.pub --options 'from=\"192.0.2.0/24\"'");
+  auto* key_remove = keys->add_subcommand("remove", "Remove USER's keys matching --pubkey, --fingerprint or --comment");
+  key_remove->add_option("user", account_user, "The account")->required()->option_text("USER");
+  key_remove->add_option("--pubkey", pubkey_source, "The public key to remove: a .pub file, or -")
+      ->option_text("FILE|-");
+  key_remove->add_option("--fingerprint", selector.fingerprint, "SHA256:… as ssh-keygen -l shows it");
+  key_remove->add_option("--comment", selector.comment, "The key's comment, exactly");
+  auto* key_list = keys->add_subcommand("list", "USER's keys: file:line, options, type, fingerprint, expiry");
+  key_list->add_option("user", account_user, "The account")->required()->option_text("USER");
+  auto* key_prune = keys->add_subcommand("prune", "Remove USER's keys whose expiry-time has passed");
+  key_prune->add_option("user", account_user, "The account")->required()->option_text("USER");
+
+  std::string ttl_text;
+  std::string tempkey_out;
+  auto* tempkey = app.add_subcommand("tempkey", "A fresh ed25519 key for USER that sshd accepts for --ttl only");
+  tempkey->add_option("user", account_user, "The account")->required()->option_text("USER");
+  tempkey->add_option("--ttl", ttl_text, "How long the key works: 90s, 30m, 2h, 1d")->required()->option_text("DUR");
+  tempkey->add_option("--out", tempkey_out, "Write the private key to FILE (0600; never overwritten)")
+      ->option_text("FILE");
+  tempkey->footer(
+      "\nThe public key is installed with expiry-time= (sshd itself refuses it afterwards); 'key prune'\n"
+      "removes it later. Without --out the private key goes to stdout, which must be a pipe or a file.\n"
+      "Example: sshdctl --host ecs-user@web1 tempkey root --ttl 15m --out /tmp/root-15m");
+
+  cli::SecretSource new_password;
+  bool unlock = false;
+  auto* passwd = app.add_subcommand("passwd", "Set USER's password (hashed as the target's login.defs says)");
+  passwd->add_option("user", account_user, "The account")->required()->option_text("USER");
+  passwd->add_flag("--stdin", new_password.from_stdin, "Read the new password from the first line of stdin");
+  passwd->add_option("--file", new_password.file, "Read it from the first line of FILE")->option_text("FILE");
+  passwd->add_option("--env", new_password.env, "Read it from the environment variable VAR")->option_text("VAR");
+  passwd->add_flag("--ask", new_password.ask, "Ask for it on the terminal (no echo)");
+  passwd->add_flag("--unlock", unlock, "Unlock a locked (!) account and clear an account expiry that has passed");
+  passwd->footer(
+      "\n/etc/shadow is replaced atomically; the password and its hash never appear in arguments, logs,\n"
+      "JSON or diffs (reports say '<user>'s password hash changed').");
+
+  std::string credential_name;
+  app.add_option("--credential", credential_name,
+                 "Log in to --host with a stored credential (see 'sshdctl credential')")
+      ->option_text("NAME");
+  cli::SecretSource store_passphrase;
+  app.add_option("--store-pass-env", store_passphrase.env,
+                 "The credential store's passphrase from the environment variable VAR (default: asked)")
+      ->option_text("VAR");
+  app.add_option("--store-pass-file", store_passphrase.file, "... or from the first line of FILE")->option_text("FILE");
+  std::string store_path;
+  app.add_option("--store", store_path,
+                 "The credential store (default: $SSHDCTL_CREDENTIALS, else ~/.config/sshdctl/credentials)")
+      ->option_text("FILE");
+  std::string credential_user;
+  std::string credential_key;
+  cli::SecretSource credential_password;
+  auto* credential = app.add_subcommand(
+      "credential", "Logins kept encrypted on this machine (Argon2id + XChaCha20-Poly1305), for --credential");
+  credential->require_subcommand(1);
+  auto* credential_add = credential->add_subcommand("add", "Store (or replace) a login: a user and a password or key");
+  credential_add->add_option("name", credential_name, "Its name: letters, digits, . _ -")->required();
+  credential_add->add_option("--user", credential_user, "The login user")->required();
+  credential_add->add_flag("--password-stdin", credential_password.from_stdin, "The password, from stdin");
+  credential_add->add_option("--password-file", credential_password.file, "The password, from FILE");
+  credential_add->add_option("--password-env", credential_password.env, "The password, from the variable VAR");
+  credential_add->add_option("--key", credential_key, "A private key file (unencrypted, e.g. from tempkey)");
+  credential->add_subcommand("list", "Names and users of the stored logins (no secrets)");
+  auto* credential_remove = credential->add_subcommand("remove", "Forget a stored login");
+  credential_remove->add_option("name", credential_name, "Its name")->required();
+
   std::string service_action;
   auto* service = app.add_subcommand("service", "Status, reload or restart of sshd through systemd (D-Bus)");
   service->add_option("action", service_action, "status | reload | restart")
@@ -196,11 +452,21 @@ int run_sshdctl(int argc, char** argv) {
     if (!root.empty() && !remote.destination.empty())
       throw Error(ErrorKind::kBadInput, "--root and --host exclude each other");
     std::vector<cli::Context::Probe> probes;
-    if (login_password.from_stdin && root_password.from_stdin)
-      throw Error(ErrorKind::kBadInput, "only one secret can come from stdin (--pass-stdin, --password-stdin)");
+    if ((login_password.from_stdin ? 1 : 0) + (root_password.from_stdin ? 1 : 0) + (new_password.from_stdin ? 1 : 0) +
+            (credential_password.from_stdin ? 1 : 0) + (pubkey_source == "-" ? 1 : 0) >
+        1)
+      throw Error(ErrorKind::kBadInput,
+                  "only one thing can come from stdin (--pass-stdin, --password-stdin, --stdin, --pubkey -)");
     if (key_only && root_password.given())
       throw Error(ErrorKind::kBadInput, "--key-only keeps passwords out: it takes no root password");
     const auto new_root_password = cli::read_secret(root_password, "new root password");
+    if (credential->parsed())
+      return run_credential(credential_add->parsed(), credential_remove->parsed(), credential_name, credential_user,
+                            credential_key, credential_password, store_passphrase, store_path, json);
+    if (!credential_name.empty()) {
+      if (remote.destination.empty()) throw Error(ErrorKind::kBadInput, "--credential is for --host");
+      use_credential(remote, credential_name, store_passphrase, store_path);
+    }
     if (!remote.destination.empty()) {
       remote.password = cli::read_secret(login_password, "login password");
       remote.ask_passphrase = [](const std::string& prompt) { return cli::ask_on_tty(prompt); };
@@ -250,6 +516,12 @@ int run_sshdctl(int argc, char** argv) {
       return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
     }
 
+    if (key_list->parsed()) {
+      const auto report = cli::key_list(ctx, account_user);
+      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
+    }
+    if (tempkey->parsed()) return run_tempkey(ctx, account_user, ttl_text, tempkey_out, json);
+
     if (show->parsed()) {
       const auto report = cli::show(ctx, show_keys, conn, compare);
       return print_result(json, cli::to_json(report), cli::render_text(report),
@@ -264,6 +536,22 @@ int run_sshdctl(int argc, char** argv) {
       report = cli::root_login(ctx, true, key_only, new_root_password);
     } else if (disable->parsed()) {
       report = cli::root_login(ctx, false, false, std::nullopt);
+    } else if (key_add->parsed()) {
+      auto pubkey = accounts::parse_public_key(read_public_key(pubkey_source));
+      if (!key_options.empty()) {
+        auto extra = accounts::parse_options(key_options);
+        pubkey.options.insert(pubkey.options.end(), extra.begin(), extra.end());
+      }
+      report = cli::key_add(ctx, account_user, pubkey, fix_perms);
+    } else if (key_remove->parsed()) {
+      if (!pubkey_source.empty()) selector.blob = accounts::parse_public_key(read_public_key(pubkey_source)).blob;
+      if (!selector.blob && !selector.fingerprint && !selector.comment)
+        throw Error(ErrorKind::kBadInput, "say which key: --pubkey, --fingerprint or --comment");
+      report = cli::key_remove(ctx, account_user, selector);
+    } else if (key_prune->parsed()) {
+      report = cli::key_prune(ctx, account_user);
+    } else if (passwd->parsed()) {
+      report = cli::passwd(ctx, account_user, cli::read_secret(new_password, "new password"), unlock);
     }
     return print_result(json, cli::to_json(report), cli::render_text(report),
                         report.changed ? exit_code::kChanged : exit_code::kUnchanged);

@@ -132,6 +132,43 @@ Json to_json(const ServiceReport& r) {
   return j;
 }
 
+std::string render_text(const KeyListReport& r) {
+  std::string out = "# " + r.host + ": keys of " + r.user + " (AuthorizedKeysFile: " + text::join(r.files, " ") + ")\n";
+  if (r.keys.empty()) out += "(no keys)\n";
+  for (const auto& k : r.keys) {
+    out += k.where + ": " + (k.options.empty() ? "" : k.options + " ") + k.type + " " + k.fingerprint +
+           (k.comment.empty() ? "" : " " + k.comment);
+    if (!k.expires.empty()) out += k.expired ? "  [EXPIRED " + k.expires + "]" : "  [expires " + k.expires + "]";
+    if (!k.problem.empty()) out += "  [sshd will not use it: " + k.problem + "]";
+    out += "\n";
+  }
+  for (const auto& n : r.notes) out += "note: " + n + "\n";
+  return out;
+}
+
+Json to_json(const KeyListReport& r) {
+  Json j = Json::object();
+  j["host"] = r.host;
+  j["user"] = r.user;
+  j["files"] = Json::strings(r.files);
+  Json keys = Json::array();
+  for (const auto& k : r.keys) {
+    Json kj = Json::object();
+    kj["where"] = k.where;
+    kj["type"] = k.type;
+    kj["fingerprint"] = k.fingerprint;
+    kj["comment"] = k.comment;
+    kj["options"] = k.options;
+    kj["expires"] = k.expires;
+    kj["expired"] = k.expired;
+    kj["problem"] = k.problem;
+    keys.push_back(std::move(kj));
+  }
+  j["keys"] = std::move(keys);
+  j["notes"] = Json::strings(r.notes);
+  return j;
+}
+
 std::string render_text(const Error& error) {
   std::string out = "sshdctl: error: " + std::string(error.what()) + "\n";
   if (!error.detail().empty())

@@ -14,6 +14,8 @@ std::string render_text(const ShowReport& report);
 Json to_json(const ShowReport& report);
 std::string render_text(const ServiceReport& report);
 Json to_json(const ServiceReport& report);
+std::string render_text(const KeyListReport& report);
+Json to_json(const KeyListReport& report);
 std::string render_text(const Error& error);
 Json to_json(const Error& error);
 

@@ -12,6 +12,7 @@
 
 #include "sshdctl/augeas/augeas.h"
 #include "sshdctl/common/error.h"
+#include "sshdctl/common/fs.h"
 #include "sshdctl/common/text.h"
 #include "sshdctl/config/catalog.h"
 #include "sshdctl/config/resolve.h"
@@ -29,14 +30,6 @@ bool is_comment(const std::string& label) { return !label.empty() && label[0] ==
 
 bool is_number(const std::string& label) {
   return !label.empty() && std::all_of(label.begin(), label.end(), [](unsigned char c) { return std::isdigit(c); });
-}
-
-std::string make_mirror() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sshdctl-mirror.XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr)
-    throw Error(ErrorKind::kInternal, "cannot create a private directory under " + pattern);
-  return pattern;
 }
 
 // "Match User root\n  PasswordAuthentication yes\n\n"
@@ -105,7 +98,7 @@ std::string default_lens_dir() {
 }
 
 ConfigTree::ConfigTree(host::Host& host, std::string lens_dir)
-    : host_(host), lens_dir_(std::move(lens_dir)), mirror_(make_mirror()) {
+    : host_(host), lens_dir_(std::move(lens_dir)), mirror_(make_private_dir("sshdctl-mirror")) {
   if (!fs::exists(fs::path(lens_dir_) / "sshdctl_sshd.aug"))
     throw Error(ErrorKind::kNotFound, "the sshdctl lenses are not in " + lens_dir_ + " (set SSHDCTL_LENS_DIR)");
   aug_ = std::make_unique<aug::Augeas>(mirror_, lens_dir_);

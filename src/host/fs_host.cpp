@@ -217,6 +217,16 @@ bool FsHost::make_dir(const std::string& path, mode_t mode) {
 
 void FsHost::remove_dir(const std::string& path) { ::rmdir(real(path).c_str()); }
 
+void FsHost::set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) {
+  const Fd fd(::open(real(path).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0)
+    throw Error(errno == ELOOP ? ErrorKind::kUnsupported : ErrorKind::kPermission,
+                errno == ELOOP ? "is a symbolic link; not followed" : "cannot open: " + errno_text(),
+                {name(), path, 0});
+  if (::fchown(fd.get(), uid, gid) != 0 || ::fchmod(fd.get(), mode) != 0)
+    throw Error(ErrorKind::kPermission, "cannot set mode and owner: " + errno_text(), {name(), path, 0});
+}
+
 bool FsHost::remove_file(const std::string& path) {
   const std::string target = real(path);
   if (::unlink(target.c_str()) == 0) {

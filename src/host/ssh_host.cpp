@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "sshdctl/common/error.h"
+#include "sshdctl/common/fs.h"
 #include "sshdctl/common/text.h"
 
 namespace fs = std::filesystem;
@@ -402,7 +403,14 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
     return true;
   };
   if ((target.methods & kAuthPublicKey) && (offered_methods & SSH_AUTH_METHOD_PUBLICKEY)) {
-    if (!target.identity.empty()) {
+    if (target.private_key) {
+      ssh_key raw = nullptr;
+      if (ssh_pki_import_privkey_base64(target.private_key->c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
+        throw s.error(ErrorKind::kBadInput, "the stored private key cannot be read (encrypted keys cannot be stored)");
+      const KeyPtr key(raw);
+      if (succeeded(ssh_userauth_publickey(ssh, nullptr, key.get()), kAuthPublicKey)) return;
+      tried.emplace_back("publickey (the stored key)");
+    } else if (!target.identity.empty()) {
       bool asked = false;
       bool answered = false;
       SecretAsker asker = [&](const std::string& prompt) -> std::optional<std::string> {
@@ -478,12 +486,7 @@ CommandResult exec_once(SshHost::Session& s, const std::string& command, int tim
 class BusRelay : public BusEndpoint {
  public:
   BusRelay(SshHost::Session& session, ChannelPtr channel) : session_(session), channel_(std::move(channel)) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/sshdctl-bus.XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr)
-      throw session_.error(ErrorKind::kInternal,
-                           "cannot create the bus relay directory: " + std::string(std::strerror(errno)));
-    dir_ = pattern;
+    dir_ = make_private_dir("sshdctl-bus");
     path_ = dir_ + "/bus";
     sockaddr_un sa{};
     if (path_.size() >= sizeof sa.sun_path)
@@ -752,6 +755,18 @@ bool SshHost::make_dir(const std::string& path, mode_t mode) {
   if (r.exit_code != 0)
     throw Error(ErrorKind::kInternal, "cannot create directory: " + text::trim(r.err), Location{name_, path, 0});
   return true;
+}
+
+void SshHost::set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) {
+  char m[8];
+  std::snprintf(m, sizeof m, "%o", static_cast<unsigned>(mode));
+  const auto r = script(
+      "[ -L \"$1\" ] && { echo 'is a symbolic link; not followed' >&2; exit 4; }; "
+      "chown -h -- \"$3:$4\" \"$1\" && chmod -- \"$2\" \"$1\"",
+      {path, m, std::to_string(uid), std::to_string(gid)});
+  if (r.exit_code != 0)
+    throw Error(r.exit_code == 4 ? ErrorKind::kUnsupported : ErrorKind::kPermission,
+                "cannot set mode and owner: " + text::trim(r.err), Location{name_, path, 0});
 }
 
 void SshHost::remove_dir(const std::string& path) { script("rmdir -- \"$1\"", {path}); }

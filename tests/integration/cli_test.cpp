@@ -327,7 +327,7 @@ TEST_F(RootPassword, BadSecretsAreRefusedAndNothingIsWritten) {
       << unset.out;
   const auto two = sshdctl(in_root_args + "root-login enable --password-stdin --pass-stdin < /dev/null");
   EXPECT_EQ(two.code, 2);
-  EXPECT_NE(two.out.find("only one secret can come from stdin"), std::string::npos) << two.out;
+  EXPECT_NE(two.out.find("only one thing can come from stdin"), std::string::npos) << two.out;
   const auto key_only =
       sshdctl(in_root_args + "root-login enable --key-only --password-file " + quote(write_secret("x")));
   EXPECT_EQ(key_only.code, 2);

@@ -66,5 +66,17 @@ TEST(Shadow, ReplacesOnlyTheUsersHashAndLastChange) {
   EXPECT_THROW(with_password(shadow, "nobody", "H", 1), Error);
 }
 
+TEST(Shadow, UnlockRemovesTheBangAndAnExpiryInThePast) {
+  std::string what;
+  EXPECT_EQ(unlocked("a:!$6$x$y:19000:0:99999:7::19500:\n", "a", 20000, what), "a:$6$x$y:19000:0:99999:7:::\n");
+  EXPECT_EQ(what, "unlocked, its expiry date (day 20000 or earlier) cleared");
+  EXPECT_EQ(unlocked("a:$6$x$y:19000:0:99999:7::30000:\n", "a", 20000, what), "a:$6$x$y:19000:0:99999:7::30000:\n")
+      << "a future expiry stays";
+  EXPECT_TRUE(what.empty());
+  EXPECT_THROW(unlocked("a:!:19000::::::\n", "a", 20000, what), Error) << "nothing behind the lock";
+  EXPECT_THROW(unlocked("a:*:19000::::::\n", "a", 20000, what), Error);
+  EXPECT_THROW(unlocked("a:x:1::::::\n", "b", 20000, what), Error);
+}
+
 }  // namespace
 }  // namespace sshdctl::accounts

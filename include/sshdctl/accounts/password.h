@@ -30,6 +30,11 @@ std::optional<std::string> shadow_field(const std::string& shadow, const std::st
 // `shadow` with `user`'s password field set to `hash` and the last-change field to `day`
 // (days since 1970-01-01); every other line and field kept byte for byte.
 std::string with_password(const std::string& shadow, const std::string& user, const std::string& hash, long day);
+// `shadow` with `user`'s account unlocked: the "!" before the hash removed, and an account
+// expiry date (field 8) that lies before `day` cleared; `what` says what was done (empty: the
+// account was neither locked nor expired). A lock with no hash behind it ("!" or "*") cannot be
+// lifted without a password: Error (bad input).
+std::string unlocked(const std::string& shadow, const std::string& user, long day, std::string& what);
 // Today in days since 1970-01-01 (UTC), as shadow counts.
 long days_since_epoch();
 

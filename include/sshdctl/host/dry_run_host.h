@@ -31,6 +31,8 @@ class DryRunHost : public Host {
   void remove_scratch_dir(const std::string& dir) override { inner_.remove_scratch_dir(dir); }
   bool make_dir(const std::string& path, mode_t mode) override { return inner_.make_dir(path, mode); }
   void remove_dir(const std::string& path) override { inner_.remove_dir(path); }
+  // Recorded as nothing: a dry run changes no permission.
+  void set_mode_owner(const std::string&, mode_t, uid_t, gid_t) override {}
   CommandResult run(const std::vector<std::string>& argv) override { return inner_.run(argv); }
   bool has_program(const std::string& program) override { return inner_.has_program(program); }
   std::unique_ptr<BusEndpoint> system_bus() override { return inner_.system_bus(); }

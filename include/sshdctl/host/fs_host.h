@@ -24,6 +24,7 @@ class FsHost : public Host {
   void remove_scratch_dir(const std::string& dir) override;
   bool make_dir(const std::string& path, mode_t mode) override;
   void remove_dir(const std::string& path) override;
+  void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) override;
   CommandResult run(const std::vector<std::string>& argv) override;
   bool has_program(const std::string& program) override;
   std::unique_ptr<BusEndpoint> system_bus() override;

@@ -67,6 +67,8 @@ class Host {
   // Creates a directory; false when it already existed.
   virtual bool make_dir(const std::string& path, mode_t mode) = 0;
   virtual void remove_dir(const std::string& path) = 0;
+  // Sets mode and owner of an existing file or directory (never through a symbolic link).
+  virtual void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) = 0;
 
   // Runs a program on the target (inside the root for an offline root).
   virtual CommandResult run(const std::vector<std::string>& argv) = 0;

@@ -30,6 +30,8 @@ struct SshTarget {
   std::string destination;  // [user@]host[:port], or a Host alias of the ssh config
   std::string config_file;  // -F; empty: ~/.ssh/config (when it exists)
   std::string identity;     // a private key file; empty: ssh-agent and the default keys
+  // A private key's text (from the credential store). Secret, like the password.
+  std::optional<std::string> private_key;
   std::string known_hosts;  // empty: from the ssh config, else ~/.ssh/known_hosts
   std::string jump;         // ProxyJump [user@]host[:port] (else the ssh config's ProxyJump)
   bool accept_new = false;  // record an unknown host's key (never a changed one)
@@ -66,6 +68,7 @@ class SshHost : public Host {
   void remove_scratch_dir(const std::string& dir) override;
   bool make_dir(const std::string& path, mode_t mode) override;
   void remove_dir(const std::string& path) override;
+  void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) override;
   CommandResult run(const std::vector<std::string>& argv) override;
   bool has_program(const std::string& program) override;
   // The target's system bus through `systemd-stdio-bridge` (run as root) on a channel of

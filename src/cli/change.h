@@ -1,0 +1,42 @@
+// The path every change takes: plan, check, validate with sshd -t, write atomically, reload,
+// probe a fresh login (remote), and roll back when the probe fails.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "sshdctl/config/engine.h"
+#include "sshdctl/config/plan.h"
+#include "sshdctl/service/service.h"
+
+namespace sshdctl::cli {
+
+inline constexpr std::chrono::seconds kReloadTimeout{30};
+
+// Files other than sshd's that a change writes (e.g. /etc/shadow, authorized_keys), given the
+// loaded sshd model (AuthorizedKeysFile lives there).
+using MoreChanges = std::function<std::vector<config::FileChange>(const config::Model&)>;
+
+// Loads, plans, checks the plan took effect, validates with sshd -t (when sshd files change),
+// writes atomically, reloads (only when sshd files changed), probes, rolls back on a failed probe.
+ChangeReport run_change(Context& ctx, const std::string& verb,
+                        const std::function<config::Plan(const config::Model&)>& make_plan,
+                        const std::function<void(const config::Model&)>& check, const MoreChanges& more = {});
+
+// The first failing login probe ("a fresh login as … fails: why"), or nullopt.
+std::optional<std::string> run_probes(const Context& ctx);
+
+// What a reload or restart did, in one line.
+std::string describe(const service::ActionResult& r);
+
+// The change of /etc/shadow that gives `user` the password and/or unlocks the account
+// (nothing when it already is so). Reports show what changed, never a hash.
+std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& user,
+                                              const std::optional<std::string>& password, bool unlock,
+                                              std::vector<config::Note>& notes);
+
+}  // namespace sshdctl::cli
