@@ -345,11 +345,130 @@ TEST_F(RootPassword, ALockedRootWithoutAPasswordIsPointedOut) {
   EXPECT_EQ(root_hash(), "*") << "the shadow file is not touched without a password";
 }
 
+// Account verbs on an offline root: keys where sshd looks for them, passwords, stored logins.
+class Accounts : public Cli {
+ protected:
+  void SetUp() override {
+    Cli::SetUp();
+    write(root_ / "etc/passwd", "root:x:0:0:root:/root:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/bash\n");
+    write(root_ / "etc/group", "root:x:0:\nalice:x:1001:\n");
+    write(root_ / "etc/shadow", "root:*:19000:0:99999:7:::\nalice:!$6$abc$def:19000:0:99999:7::19001:\n");
+    write(root_ / "etc/login.defs", "ENCRYPT_METHOD YESCRYPT\n");
+    fs::create_directories(root_ / "home/alice");
+    ASSERT_EQ(::chown((root_ / "home/alice").c_str(), 1001, 1001), 0);
+    write(tmp_.path / "ed.pub", kEd + "\n");
+    write(tmp_.path / "ec.pub", kEc + "\n");
+  }
+  fs::path keys() { return root_ / "home/alice/.ssh/authorized_keys"; }
+  static inline const std::string kEd =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBqW3VfFYFLEy68cY+L7913UyM0GxFtg4vJuv5joGIO+ alice@laptop";
+  static inline const std::string kEc =
+      "ecdsa-sha2-nistp256 "
+      "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAXtFaNRvHy8KfH5abVxt1vBEAWUwc/"
+      "a0tlBzuTRzQ+D4iXNfFymRX32uliL+6avI07XbUpG+3vrAT9PMCiOAlQ= p256";
+};
+
+TEST_F(Accounts, KeyAddCreatesTheFileSshdReadsWithTheRightOwnerAndModes) {
+  const auto r = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()) +
+                         " --options 'from=\"192.0.2.0/24\",no-pty'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read(keys()), "from=\"192.0.2.0/24\",no-pty " + kEd + "\n");
+  struct stat dir {
+  }, file{};
+  ASSERT_EQ(::stat((root_ / "home/alice/.ssh").c_str(), &dir), 0);
+  ASSERT_EQ(::stat(keys().c_str(), &file), 0);
+  EXPECT_EQ(dir.st_mode & 07777, 0700U);
+  EXPECT_EQ(file.st_mode & 07777, 0600U);
+  EXPECT_EQ(dir.st_uid, 1001U);
+  EXPECT_EQ(file.st_uid, 1001U);
+  EXPECT_EQ(file.st_gid, 1001U);
+  EXPECT_EQ(in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()) +
+                    " --options 'from=\"192.0.2.0/24\",no-pty'")
+                .code,
+            3)
+      << "the same key twice is unchanged";
+  const auto list = in_root("key list alice");
+  EXPECT_NE(list.out.find("/home/alice/.ssh/authorized_keys:1: from=\"192.0.2.0/24\",no-pty ssh-ed25519 SHA256:"),
+            std::string::npos)
+      << list.out;
+  const auto json = in_root("--json key list alice");
+  EXPECT_NE(json.out.find("\"options\":\"from=\\\"192.0.2.0/24\\\",no-pty\""), std::string::npos) << json.out;
+}
+
+TEST_F(Accounts, KeysGoWhereTheEffectiveAuthorizedKeysFileSays) {
+  ASSERT_EQ(in_root("set AuthorizedKeysFile /etc/ssh/keys/%u --match 'User alice'").code, 0);
+  fs::create_directories(root_ / "etc/ssh/keys");
+  const auto r = in_root("key add alice --pubkey " + quote((tmp_.path / "ec.pub").string()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read(root_ / "etc/ssh/keys/alice"), kEc + "\n");
+  EXPECT_FALSE(fs::exists(keys()));
+  EXPECT_NE(in_root("key list alice").out.find("/etc/ssh/keys/alice:1: ecdsa-sha2-nistp256"), std::string::npos);
+}
+
+TEST_F(Accounts, RemoveAndPruneTakeOnlyTheKeysAsked) {
+  const std::string expired = "expiry-time=\"20200101Z\" " + kEc;
+  fs::create_directories(root_ / "home/alice/.ssh");
+  write(keys(), "# mine\n" + kEd + "\n" + expired + "\n");
+  const auto pruned = in_root("key prune alice");
+  ASSERT_EQ(pruned.code, 0) << pruned.out;
+  EXPECT_EQ(read(keys()), "# mine\n" + kEd + "\n");
+  EXPECT_EQ(in_root("key remove alice --comment nobody@nowhere").code, 3);
+  const auto removed = in_root("key remove alice --pubkey " + quote((tmp_.path / "ed.pub").string()));
+  ASSERT_EQ(removed.code, 0) << removed.out;
+  EXPECT_EQ(read(keys()), "# mine\n") << "comments stay";
+}
+
+TEST_F(Accounts, KeysSshdWouldIgnoreAreRefusedAndNothingIsWritten) {
+  fs::create_directories(root_ / "home/alice/.ssh");
+  write(keys(), kEc + "\n");
+  ::chmod(keys().c_str(), 0666);
+  const auto before = read(keys());
+  const auto loose = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()));
+  EXPECT_EQ(loose.code, 1);
+  EXPECT_NE(loose.out.find("StrictModes"), std::string::npos) << loose.out;
+  EXPECT_EQ(read(keys()), before);
+  const auto fixed = in_root("key add alice --fix-perms --pubkey " + quote((tmp_.path / "ed.pub").string()));
+  ASSERT_EQ(fixed.code, 0) << fixed.out;
+  struct stat st {};
+  ::stat(keys().c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0600U);
+
+  fs::remove(keys());
+  fs::create_symlink("/etc/shadow", keys());
+  const auto link = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()));
+  EXPECT_NE(link.code, 0);
+  EXPECT_NE(link.out.find("symbolic link"), std::string::npos) << link.out;
+  EXPECT_TRUE(fs::is_symlink(keys()));
+
+  EXPECT_EQ(in_root("key add bob --pubkey " + quote((tmp_.path / "ed.pub").string())).code, 2);
+  write(tmp_.path / "bad.pub", "ssh-ed25519 AAAAnotakey bad\n");
+  const auto bad = in_root("key add alice --pubkey " + quote((tmp_.path / "bad.pub").string()));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("not a valid ssh-ed25519 key"), std::string::npos) << bad.out;
+  write(tmp_.path / "dsa.pub", "ssh-dss AAAAB3NzaC1kc3MAAAAgj3nBkDpNlw9/kRKm1Yq/QgZNTKv9EpY3WCXebmWyCRI= old\n");
+  EXPECT_NE(in_root("key add alice --pubkey " + quote((tmp_.path / "dsa.pub").string())).out.find("ssh-dss"),
+            std::string::npos);
+}
+
+TEST_F(Accounts, PasswdHashesUnlocksAndNeverShowsTheHash) {
+  write(tmp_.path / "pw", "Alice-pw-7\n");
+  const auto r = in_root("--json passwd alice --file " + quote((tmp_.path / "pw").string()) + " --unlock");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto hash = accounts::shadow_field(read(root_ / "etc/shadow"), "alice").value_or("");
+  EXPECT_EQ(hash.rfind("$y$", 0), 0U) << "yescrypt, as login.defs says: " << hash;
+  EXPECT_TRUE(accounts::password_matches("Alice-pw-7", hash));
+  EXPECT_EQ(read(root_ / "etc/shadow").find(":19001:"), std::string::npos) << "the expiry that passed is cleared";
+  EXPECT_EQ(r.out.find(hash), std::string::npos);
+  EXPECT_EQ(r.out.find("Alice-pw-7"), std::string::npos);
+  EXPECT_NE(r.out.find("alice's password hash changed (yescrypt, as login.defs says)"), std::string::npos) << r.out;
+  EXPECT_EQ(in_root("passwd alice").code, 2) << "nothing to do";
+}
+
 TEST_F(Cli, HelpTeachesTheVerbsAndExitCodes) {
   const auto r = sshdctl("--help");
   EXPECT_EQ(r.code, 0);
   for (const char* word : {"show", "set", "unset", "root-login", "--dry-run", "--root", "Exit codes", "unchanged",
-                           "--host", "--ask-pass", "--no-probe", "rolled back"})
+                           "--host", "--ask-pass", "--no-probe", "rolled back", "key", "tempkey", "passwd", "credential"})
     EXPECT_NE(r.out.find(word), std::string::npos) << word;
   EXPECT_EQ(sshdctl("frobnicate").code, 2);
 }
