@@ -5,23 +5,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "sshdctl/augeas/augeas.h"
 #include "sshdctl/common/error.h"
-#include "sshdctl/common/fs.h"
 #include "sshdctl/common/text.h"
-
-namespace fs = std::filesystem;
 
 namespace sshdctl::accounts {
 
 namespace {
 
 constexpr const char* kLens = "Sshdctl_authorized_keys.lns";
-constexpr const char* kFile = "/authorized_keys";
 
 bool is_key_type(const std::string& word) {
   return word.rfind("ssh-", 0) == 0 || word.rfind("ecdsa-", 0) == 0 || word.rfind("sk-", 0) == 0;
@@ -333,47 +326,21 @@ KeyPair generate_ed25519(const std::string& comment) {
 
 AuthorizedKeys::AuthorizedKeys(const std::string& content, const std::string& lens_dir,
                                const std::string& name_for_errors)
-    : mirror_(make_private_dir("sshdctl-keys")), file_(aug::Augeas::file_path(kFile)) {
-  added_newline_ = !content.empty() && content.back() != '\n';
-  // An empty file is not written: Augeas would start the first new key with a blank line.
-  if (!content.empty()) {
-    std::ofstream out(fs::path(mirror_) / "authorized_keys", std::ios::binary);
-    out << content << (added_newline_ ? "\n" : "");
-  }
-  try {
-    aug_ = std::make_unique<aug::Augeas>(mirror_, lens_dir);
-    aug_->load_file(kLens, kFile);
-  } catch (const Error& e) {
-    std::error_code ec;
-    fs::remove_all(mirror_, ec);
-    // The lens names the mirror's file: name the real one instead.
-    throw Error(e.kind(), e.message(), Location{{}, name_for_errors, e.where().line});
-  }
-}
+    : file_(std::make_unique<aug::MirroredFile>(content, kLens, lens_dir, name_for_errors)) {}
 
-AuthorizedKeys::~AuthorizedKeys() {
-  aug_.reset();
-  std::error_code ec;
-  fs::remove_all(mirror_, ec);
-}
+AuthorizedKeys::~AuthorizedKeys() = default;
 
 std::vector<PublicKey> AuthorizedKeys::keys() const {
+  const auto& aug = file_->aug();
   std::vector<PublicKey> out;
-  std::string original;
-  for (const auto& node : aug_->match(file_ + "/key")) {
+  for (const auto& node : aug.match(file_->node() + "/key")) {
     PublicKey key;
-    key.blob = aug_->get(node).value_or("");
-    key.type = aug_->get(node + "/type").value_or("");
-    key.comment = aug_->get(node + "/comment").value_or("");
-    for (const auto& option : aug_->match(node + "/options/*"))
-      key.options.push_back(KeyOption{aug_->label(option), aug_->get(option)});
-    if (const auto span = aug_->span(node)) {
-      if (original.empty()) {
-        std::ifstream in(fs::path(mirror_) / "authorized_keys", std::ios::binary);
-        original.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-      }
-      key.line = text::line_of_offset(original, span->start);
-    }
+    key.blob = aug.get(node).value_or("");
+    key.type = aug.get(node + "/type").value_or("");
+    key.comment = aug.get(node + "/comment").value_or("");
+    for (const auto& option : aug.match(node + "/options/*"))
+      key.options.push_back(KeyOption{aug.label(option), aug.get(option)});
+    if (const auto span = aug.span(node)) key.line = text::line_of_offset(file_->parsed_text(), span->start);
     out.push_back(std::move(key));
   }
   return out;
@@ -389,23 +356,19 @@ bool AuthorizedKeys::add(const PublicKey& key) {
     remove_position(static_cast<int>(i) + 1);
     break;
   }
-  const std::string node = file_ + "/key[last()+1]";
-  aug_->set(node, key.blob);
-  const std::string added = file_ + "/key[last()]";
-  for (const auto& option : key.options) aug_->set(added + "/options/" + option.name + "[last()+1]", option.value);
-  aug_->set(added + "/type", key.type);
-  if (!key.comment.empty()) aug_->set(added + "/comment", key.comment);
+  auto& aug = file_->aug();
+  aug.set(file_->node() + "/key[last()+1]", key.blob);
+  const std::string added = file_->node() + "/key[last()]";
+  for (const auto& option : key.options) aug.set(added + "/options/" + option.name + "[last()+1]", option.value);
+  aug.set(added + "/type", key.type);
+  if (!key.comment.empty()) aug.set(added + "/comment", key.comment);
   return true;
 }
 
-void AuthorizedKeys::remove_position(int position) { aug_->remove(file_ + "/key[" + std::to_string(position) + "]"); }
-
-std::string AuthorizedKeys::text() {
-  aug_->save();
-  std::ifstream in(fs::path(mirror_) / "authorized_keys", std::ios::binary);
-  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (added_newline_ && !out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+void AuthorizedKeys::remove_position(int position) {
+  file_->aug().remove(file_->node() + "/key[" + std::to_string(position) + "]");
 }
+
+std::string AuthorizedKeys::text() { return file_->text(); }
 
 }  // namespace sshdctl::accounts

@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <random>
 
+#include "sshdctl/augeas/augeas.h"
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
 
@@ -116,42 +118,72 @@ std::optional<std::string> shadow_field(const std::string& shadow, const std::st
   return fields.size() > 1 ? fields[1] : std::string();
 }
 
-std::string with_password(const std::string& shadow, const std::string& user, const std::string& hash, long day) {
-  const auto line = find_line(shadow, user);
-  if (!line) throw Error(ErrorKind::kNotFound, "no user " + user + " in /etc/shadow", Location{{}, "/etc/shadow", 0});
-  auto fields = text::split(shadow.substr(line->first, line->second - line->first), ':');
-  if (fields.size() < 3) fields.resize(3);
-  fields[1] = hash;
-  fields[2] = std::to_string(day);
-  std::string joined;
-  for (std::size_t i = 0; i < fields.size(); ++i) joined += (i == 0 ? "" : ":") + fields[i];
-  return shadow.substr(0, line->first) + joined + shadow.substr(line->second);
-}
-
-std::string unlocked(const std::string& shadow, const std::string& user, long day, std::string& what) {
-  const auto line = find_line(shadow, user);
-  if (!line) throw Error(ErrorKind::kNotFound, "no user " + user + " in /etc/shadow", Location{{}, "/etc/shadow", 0});
-  auto fields = text::split(shadow.substr(line->first, line->second - line->first), ':');
-  if (fields.size() < 9) fields.resize(9);
+void unlock(ShadowEntry& e, const std::string& user, long day, std::string& what) {
   std::vector<std::string> done;
-  std::string& hash = fields[1];
-  if (!hash.empty() && hash[0] == '!') {
-    if (hash.find_first_not_of('!') == std::string::npos || hash.substr(hash.find_first_not_of('!')) == "*")
+  if (!e.password.empty() && e.password[0] == '!') {
+    const auto rest = e.password.find_first_not_of('!');
+    if (rest == std::string::npos || e.password.substr(rest) == "*")
       throw Error(ErrorKind::kBadInput, user + " is locked and has no password to unlock: give a new one");
-    hash.erase(0, hash.find_first_not_of('!'));
-    done.emplace_back("unlocked");
-  } else if (hash == "*") {
+    e.password.erase(0, rest);
+    done.emplace_back(user + "'s account was unlocked");
+  } else if (e.password == "*") {
     throw Error(ErrorKind::kBadInput, user + " has no password (\"*\"): give a new one");
   }
-  std::string& expire = fields[7];
-  if (!expire.empty() && expire.find_first_not_of("0123456789") == std::string::npos && std::stol(expire) <= day) {
-    expire.clear();
-    done.emplace_back("its expiry date (day " + std::to_string(day) + " or earlier) cleared");
+  if (!e.expire.empty() && e.expire.find_first_not_of("0123456789") == std::string::npos &&
+      std::stol(e.expire) <= day) {
+    done.emplace_back(user + "'s account expiry (day " + e.expire + ", passed) was cleared");
+    e.expire.clear();
   }
-  what = text::join(done, ", ");
-  std::string joined;
-  for (std::size_t i = 0; i < fields.size(); ++i) joined += (i == 0 ? "" : ":") + fields[i];
-  return shadow.substr(0, line->first) + joined + shadow.substr(line->second);
+  what = text::join(done, "; ");
+}
+
+ShadowFile::ShadowFile(const std::string& content, const std::string& lens_dir, const std::string& name_for_errors)
+    : file_(std::make_unique<aug::MirroredFile>(content, "Shadow.lns", lens_dir, name_for_errors)) {}
+
+ShadowFile::~ShadowFile() = default;
+
+std::optional<ShadowEntry> ShadowFile::entry(const std::string& user) const {
+  const auto& aug = file_->aug();
+  const std::string node = file_->node() + "/" + user;
+  if (aug.match(node).size() != 1) return std::nullopt;
+  return ShadowEntry{aug.get(node + "/password").value_or(""), aug.get(node + "/lastchange_date").value_or(""),
+                     aug.get(node + "/expire_date").value_or("")};
+}
+
+void ShadowFile::set(const std::string& user, const ShadowEntry& e) {
+  const std::string node = file_->node() + "/" + user;
+  if (file_->aug().match(node).size() != 1)
+    throw Error(ErrorKind::kNotFound, "no user " + user + " in /etc/shadow", Location{{}, "/etc/shadow", 0});
+  file_->aug().set(node + "/password", e.password);
+  file_->aug().set(node + "/lastchange_date", e.lastchange);
+  file_->aug().set(node + "/expire_date", e.expire);
+}
+
+std::string ShadowFile::text() { return file_->text(); }
+
+std::string masked_shadow_diff(const std::string& before, const std::string& after, const std::string& path) {
+  const auto hashes = [](const std::string& shadow) {
+    std::map<std::string, std::string> out;
+    for (const auto& line : text::lines(shadow)) {
+      const auto fields = text::split(line, ':');
+      if (fields.size() > 1) out[fields[0]] = fields[1];
+    }
+    return out;
+  };
+  const auto old_hashes = hashes(before);
+  const auto mask = [&](const std::string& shadow, bool is_after) {
+    std::string out;
+    for (const auto& line : text::lines(shadow)) {
+      auto fields = text::split(line, ':');
+      if (fields.size() > 1) {
+        const auto old = old_hashes.find(fields[0]);
+        fields[1] = is_after && (old == old_hashes.end() || old->second != fields[1]) ? "<hash changed>" : "<hash>";
+      }
+      out += text::join(fields, ":") + "\n";
+    }
+    return out;
+  };
+  return text::unified_diff(mask(before, false), mask(after, true), path);
 }
 
 long days_since_epoch() { return static_cast<long>(std::time(nullptr) / 86400); }

@@ -3,9 +3,13 @@
 #include <augeas.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string_view>
 
 #include "sshdctl/common/error.h"
+#include "sshdctl/common/fs.h"
 
 namespace sshdctl::aug {
 
@@ -136,6 +140,41 @@ void Augeas::save() {
   }
   if (message.empty()) message = aug_error_message(aug_);
   throw Error(ErrorKind::kInternal, "the lens cannot write the edited tree: " + message);
+}
+
+MirroredFile::MirroredFile(const std::string& content, const std::string& lens, const std::string& lens_dir,
+                           const std::string& name_for_errors)
+    : mirror_(make_private_dir("sshdctl-file")), node_(Augeas::file_path("/file")) {
+  added_newline_ = !content.empty() && content.back() != '\n';
+  parsed_ = content + (added_newline_ ? "\n" : "");
+  if (!content.empty()) {
+    std::ofstream out(mirror_ + "/file", std::ios::binary);
+    out << parsed_;
+  }
+  try {
+    aug_ = std::make_unique<Augeas>(mirror_, lens_dir);
+    aug_->load_file(lens, "/file");
+  } catch (const Error& e) {
+    aug_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(mirror_, ec);
+    // The error names the mirror's file: name the real one instead.
+    throw Error(e.kind(), e.message(), Location{{}, name_for_errors, e.where().line}).with_detail(e.detail());
+  }
+}
+
+MirroredFile::~MirroredFile() {
+  aug_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(mirror_, ec);
+}
+
+std::string MirroredFile::text() {
+  aug_->save();
+  std::ifstream in(mirror_ + "/file", std::ios::binary);
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (added_newline_ && !out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 }  // namespace sshdctl::aug

@@ -167,15 +167,15 @@ ChangeReport key_add(Context& ctx, const std::string& user, const PublicKey& key
   if (auto problem = accounts::key_problem(key)) throw Error(ErrorKind::kBadInput, *problem);
   return key_change(ctx, "key add", user, [&](const Model& model, const host::Account& a, std::vector<Note>& notes) {
     const auto files = key_files(*ctx.target, model, a);
-    // Already in any of the files, exactly so: nothing to do.
-    for (const auto& file : files) {
-      const auto info = ctx.target->stat(file);
+    // Checked first: a key in a file sshd ignores is not "already there".
+    const std::string file = prepare_key_file(ctx, a, files[0], fix_perms, notes);
+    for (const auto& other : files) {
+      const auto info = ctx.target->stat(other);
       if (!info.exists || info.symlink) continue;
-      accounts::AuthorizedKeys present(ctx.target->read_file(file).value_or(""), ctx.lens_dir, file);
+      accounts::AuthorizedKeys present(ctx.target->read_file(other).value_or(""), ctx.lens_dir, other);
       for (const auto& k : present.keys())
         if (k.blob == key.blob && k.options == key.options && k.type == key.type) return std::vector<FileChange>{};
     }
-    const std::string file = prepare_key_file(ctx, a, files[0], fix_perms, notes);
     auto change = edit_key_file(ctx, a, file, [&](accounts::AuthorizedKeys& keys) { return keys.add(key); });
     if (!change) return std::vector<FileChange>{};
     notes.push_back(Note{
@@ -283,7 +283,7 @@ ChangeReport passwd(Context& ctx, const std::string& user, const std::optional<s
   std::vector<Note> notes;
   auto report = run_change(
       ctx, "passwd", [](const Model&) { return config::Plan{}; }, nullptr,
-      [&](const Model&) { return shadow_change(*ctx.target, user, password, unlock, notes); });
+      [&](const Model&) { return shadow_change(*ctx.target, ctx.lens_dir, user, password, unlock, notes); });
   for (auto& note : notes) report.notes.push_back(note);
   return report;
 }

@@ -79,7 +79,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     report.files.push_back(FileReport{change.path,
                                       change.masked.empty()
                                           ? text::unified_diff(change.before.value_or(""), change.after, change.path)
-                                          : change.path + ": " + change.masked + "\n",
+                                          : change.path + ": " + change.masked,
                                       !change.before.has_value()});
   }
   report.changed = true;
@@ -136,36 +136,41 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
       .with_detail("the change would have locked the operator out; every file is back as it was");
 }
 
-std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& user,
+std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& lens_dir, const std::string& user,
                                               const std::optional<std::string>& password, bool unlock,
                                               std::vector<config::Note>& notes) {
   const std::string path = "/etc/shadow";
+  const Location where{target.name(), path, 0};
   const auto shadow = target.read_file(path);
-  if (!shadow) throw Error(ErrorKind::kNotFound, "no shadow file", Location{target.name(), path, 0});
-  const auto current = accounts::shadow_field(*shadow, user);
-  if (!current) throw Error(ErrorKind::kBadInput, "no user " + user + " in the shadow file", {target.name(), path, 0});
-  std::string after = *shadow;
+  if (!shadow) throw Error(ErrorKind::kNotFound, "no shadow file", where);
+  accounts::ShadowFile file(*shadow, lens_dir, path);
+  const auto current = file.entry(user);
+  if (!current) throw Error(ErrorKind::kBadInput, "no user " + user + " in the shadow file", where);
+  auto entry = *current;
   std::vector<std::string> what;
-  if (password && !accounts::password_matches(*password, *current)) {
+  if (password && !accounts::password_matches(*password, current->password)) {
     const auto method = accounts::hash_method(target.read_file("/etc/login.defs").value_or(""));
     if (!method.note.empty()) notes.push_back(config::Note{{target.name(), "/etc/login.defs", 0}, method.note});
-    after =
-        accounts::with_password(after, user, accounts::hash_password(*password, method), accounts::days_since_epoch());
+    entry.password = accounts::hash_password(*password, method);
+    entry.lastchange = std::to_string(accounts::days_since_epoch());
     what.push_back(user + "'s password hash changed (" + method.name + ", as login.defs says)");
-    if (current->rfind('!', 0) == 0 || *current == "*") what.emplace_back("the account was locked and is unlocked");
+    if (current->password.rfind('!', 0) == 0 || current->password == "*")
+      what.emplace_back("the account was locked and is unlocked");
   }
   if (unlock) {
     std::string done;
-    after = accounts::unlocked(after, user, accounts::days_since_epoch(), done);
-    if (!done.empty()) what.push_back(user + " " + done);
+    accounts::unlock(entry, user, accounts::days_since_epoch(), done);
+    if (!done.empty()) what.push_back(done);
   }
-  if (after == *shadow) return {};
+  if (entry.password == current->password && entry.lastchange == current->lastchange && entry.expire == current->expire)
+    return {};
+  file.set(user, entry);
   config::FileChange change;
   change.path = path;
   change.before = shadow;
-  change.after = std::move(after);
+  change.after = file.text();
   change.info = target.stat(path);
-  change.masked = text::join(what, "; ");
+  change.masked = text::join(what, "; ") + "\n" + accounts::masked_shadow_diff(*shadow, change.after, path);
   return {change};
 }
 

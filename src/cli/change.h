@@ -35,7 +35,7 @@ std::string describe(const service::ActionResult& r);
 
 // The change of /etc/shadow that gives `user` the password and/or unlocks the account
 // (nothing when it already is so). Reports show what changed, never a hash.
-std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& user,
+std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& lens_dir, const std::string& user,
                                               const std::optional<std::string>& password, bool unlock,
                                               std::vector<config::Note>& notes);
 

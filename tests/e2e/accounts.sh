@@ -80,7 +80,8 @@ hx "$H" usermod -L alice
 if [[ $(pw_login "$alice_pw") == alice ]]; then bad "a locked account is refused"; else ok "a locked account is refused"; fi
 capture "${remote[@]}" passwd alice --unlock
 check_rc "passwd alice --unlock" 0
-check_has "... says what it did" "alice unlocked" "$OUT"
+check_has "... says what it did" "alice's account was unlocked" "$OUT"
+check_has "... with a masked diff of the shadow file" "+alice:<hash changed>:" "$OUT"
 check_eq "... and alice logs in again with the same password" alice "$(pw_login "$alice_pw")"
 
 # --- a temporary key ----------------------------------------------------------------------
@@ -96,6 +97,12 @@ capture "${remote[@]}" key prune alice
 check_rc "key prune removes the expired key" 0
 check_has "... naming it" "removed expired ssh-ed25519" "$OUT"
 check_eq "... and the file no longer has it" 0 "$(hx "$H" grep -c expiry-time /home/alice/.ssh/authorized_keys || true)"
+
+"${remote[@]}" tempkey alice --ttl 30s >"$tmp/piped" 2>"$tmp/piped.err" || true
+check_has "tempkey without --out writes the private key to a pipe" "BEGIN OPENSSH PRIVATE KEY" "$(head -n 1 "$tmp/piped")"
+check_has "... and its report to stderr" "tempkey: SHA256:" "$(cat "$tmp/piped.err")"
+chmod 600 "$tmp/piped"
+check_eq "... and that key logs in" alice "$(key_login "$tmp/piped")"
 
 # --- stored credentials -------------------------------------------------------------------
 export E2E_STORE_PASS='store-Pass-99'

@@ -433,6 +433,11 @@ TEST_F(Accounts, KeysSshdWouldIgnoreAreRefusedAndNothingIsWritten) {
   ::stat(keys().c_str(), &st);
   EXPECT_EQ(st.st_mode & 07777, 0600U);
 
+  ASSERT_EQ(::chown(keys().c_str(), 1002, 1002), 0);
+  const auto foreign = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()));
+  EXPECT_EQ(foreign.code, 1);
+  EXPECT_NE(foreign.out.find("is owned by uid 1002, not by alice or root"), std::string::npos) << foreign.out;
+
   fs::remove(keys());
   fs::create_symlink("/etc/shadow", keys());
   const auto link = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()));
@@ -467,8 +472,9 @@ TEST_F(Accounts, PasswdHashesUnlocksAndNeverShowsTheHash) {
 TEST_F(Cli, HelpTeachesTheVerbsAndExitCodes) {
   const auto r = sshdctl("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* word : {"show", "set", "unset", "root-login", "--dry-run", "--root", "Exit codes", "unchanged",
-                           "--host", "--ask-pass", "--no-probe", "rolled back", "key", "tempkey", "passwd", "credential"})
+  for (const char* word :
+       {"show", "set", "unset", "root-login", "--dry-run", "--root", "Exit codes", "unchanged", "--host", "--ask-pass",
+        "--no-probe", "rolled back", "key", "tempkey", "passwd", "credential"})
     EXPECT_NE(r.out.find(word), std::string::npos) << word;
   EXPECT_EQ(sshdctl("frobnicate").code, 2);
 }

@@ -50,32 +50,39 @@ TEST(PasswordMatches, NeverMatchesALockedOrEmptyField) {
   EXPECT_FALSE(password_matches("x", "!" + hash)) << "a locked hash stays locked";
 }
 
-TEST(Shadow, ReplacesOnlyTheUsersHashAndLastChange) {
-  const std::string shadow =
-      "root:*:19000:0:99999:7:::\n"
-      "daemon:*:19000:0:99999:7:::\n"
-      "rootless:!:19000:0:99999:7:::\n";
+TEST(Shadow, ReadsThePasswordFieldOfOneUser) {
+  const std::string shadow = "root:*:19000:0:99999:7:::\nrootless:!:19000:0:99999:7:::\n";
   EXPECT_EQ(shadow_field(shadow, "root"), "*");
   EXPECT_EQ(shadow_field(shadow, "rootless"), "!");
   EXPECT_FALSE(shadow_field(shadow, "roo").has_value());
-  EXPECT_EQ(with_password(shadow, "root", "$6$abc$def", 20000),
-            "root:$6$abc$def:20000:0:99999:7:::\n"
-            "daemon:*:19000:0:99999:7:::\n"
-            "rootless:!:19000:0:99999:7:::\n");
-  EXPECT_EQ(with_password("a:x:1\nb:!:2:3", "b", "H", 5), "a:x:1\nb:H:5:3") << "no trailing newline kept as is";
-  EXPECT_THROW(with_password(shadow, "nobody", "H", 1), Error);
 }
 
 TEST(Shadow, UnlockRemovesTheBangAndAnExpiryInThePast) {
   std::string what;
-  EXPECT_EQ(unlocked("a:!$6$x$y:19000:0:99999:7::19500:\n", "a", 20000, what), "a:$6$x$y:19000:0:99999:7:::\n");
-  EXPECT_EQ(what, "unlocked, its expiry date (day 20000 or earlier) cleared");
-  EXPECT_EQ(unlocked("a:$6$x$y:19000:0:99999:7::30000:\n", "a", 20000, what), "a:$6$x$y:19000:0:99999:7::30000:\n")
-      << "a future expiry stays";
+  ShadowEntry locked{"!$6$x$y", "19000", "19500"};
+  unlock(locked, "a", 20000, what);
+  EXPECT_EQ(locked.password, "$6$x$y");
+  EXPECT_EQ(locked.expire, "");
+  EXPECT_EQ(what, "a's account was unlocked; a's account expiry (day 19500, passed) was cleared");
+  ShadowEntry later{"$6$x$y", "19000", "30000"};
+  unlock(later, "a", 20000, what);
+  EXPECT_EQ(later.expire, "30000") << "a future expiry stays";
   EXPECT_TRUE(what.empty());
-  EXPECT_THROW(unlocked("a:!:19000::::::\n", "a", 20000, what), Error) << "nothing behind the lock";
-  EXPECT_THROW(unlocked("a:*:19000::::::\n", "a", 20000, what), Error);
-  EXPECT_THROW(unlocked("a:x:1::::::\n", "b", 20000, what), Error);
+  ShadowEntry bare{"!", "19000", ""};
+  EXPECT_THROW(unlock(bare, "a", 20000, what), Error) << "nothing behind the lock";
+  ShadowEntry none{"*", "19000", ""};
+  EXPECT_THROW(unlock(none, "a", 20000, what), Error);
+}
+
+TEST(Shadow, MaskedDiffShowsWhichHashChangedButNoHash) {
+  const std::string before = "root:*:19000:0:99999:7:::\nalice:$6$old$hash:19000:0:99999:7:::\n";
+  const std::string after = "root:*:19000:0:99999:7:::\nalice:$y$new$hash:20000:0:99999:7:::\n";
+  const auto diff = masked_shadow_diff(before, after, "/etc/shadow");
+  EXPECT_NE(diff.find("-alice:<hash>:19000:"), std::string::npos) << diff;
+  EXPECT_NE(diff.find("+alice:<hash changed>:20000:"), std::string::npos) << diff;
+  EXPECT_EQ(diff.find("$6$"), std::string::npos);
+  EXPECT_EQ(diff.find("$y$"), std::string::npos);
+  EXPECT_EQ(diff.find("-root"), std::string::npos) << "unchanged lines are context at most";
 }
 
 }  // namespace

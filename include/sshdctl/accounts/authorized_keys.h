@@ -11,7 +11,7 @@
 #include "sshdctl/host/accounts.h"
 
 namespace sshdctl::aug {
-class Augeas;
+class MirroredFile;
 }
 
 namespace sshdctl::accounts {
@@ -93,10 +93,7 @@ class AuthorizedKeys {
 
  private:
   void remove_position(int position);  // 1-based, among the keys
-  std::string mirror_;
-  std::string file_;
-  bool added_newline_ = false;
-  std::unique_ptr<aug::Augeas> aug_;
+  std::unique_ptr<aug::MirroredFile> file_;
 };
 
 }  // namespace sshdctl::accounts

@@ -3,8 +3,13 @@
 // of the salt.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+
+namespace sshdctl::aug {
+class MirroredFile;
+}
 
 namespace sshdctl::accounts {
 
@@ -27,14 +32,38 @@ bool password_matches(const std::string& password, const std::string& hash);
 
 // The password field of `user` in shadow text; nullopt when the user has no line.
 std::optional<std::string> shadow_field(const std::string& shadow, const std::string& user);
-// `shadow` with `user`'s password field set to `hash` and the last-change field to `day`
-// (days since 1970-01-01); every other line and field kept byte for byte.
-std::string with_password(const std::string& shadow, const std::string& user, const std::string& hash, long day);
-// `shadow` with `user`'s account unlocked: the "!" before the hash removed, and an account
-// expiry date (field 8) that lies before `day` cleared; `what` says what was done (empty: the
-// account was neither locked nor expired). A lock with no hash behind it ("!" or "*") cannot be
-// lifted without a password: Error (bad input).
-std::string unlocked(const std::string& shadow, const std::string& user, long day, std::string& what);
+
+// The fields of a shadow entry that sshdctl changes.
+struct ShadowEntry {
+  std::string password;    // the hash, "!…" when locked, "*" or "" for none
+  std::string lastchange;  // days since 1970-01-01
+  std::string expire;      // account expiry day, empty: never
+};
+
+// Unlocks `e`: the "!" before the hash removed, an account expiry before `day` cleared; `what`
+// says what was done (empty: neither locked nor expired). A lock with no hash behind it cannot be
+// lifted without a new password: Error (bad input).
+void unlock(ShadowEntry& e, const std::string& user, long day, std::string& what);
+
+// /etc/shadow parsed and written with Augeas's Shadow lens, in a private mirror.
+class ShadowFile {
+ public:
+  ShadowFile(const std::string& content, const std::string& lens_dir, const std::string& name_for_errors);
+  ~ShadowFile();
+  ShadowFile(const ShadowFile&) = delete;
+  ShadowFile& operator=(const ShadowFile&) = delete;
+  [[nodiscard]] std::optional<ShadowEntry> entry(const std::string& user) const;
+  void set(const std::string& user, const ShadowEntry& e);
+  [[nodiscard]] std::string text();
+
+ private:
+  std::unique_ptr<aug::MirroredFile> file_;
+};
+
+// A unified diff of two shadow texts with every password field masked: "<hash>", and
+// "<hash changed>" where it changed. Nothing secret reaches a report.
+std::string masked_shadow_diff(const std::string& before, const std::string& after, const std::string& path);
+
 // Today in days since 1970-01-01 (UTC), as shadow counts.
 long days_since_epoch();
 

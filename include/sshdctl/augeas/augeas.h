@@ -56,3 +56,35 @@ class Augeas {
 };
 
 }  // namespace sshdctl::aug
+
+namespace sshdctl::aug {
+
+// One file, parsed by `lens` in a private mirror directory (never the live file) and edited
+// through its tree; text() renders it. A missing final newline is added for the lens and taken
+// away again; an empty file is not written at all (Augeas would start new content with a blank
+// line).
+class MirroredFile {
+ public:
+  MirroredFile(const std::string& content, const std::string& lens, const std::string& lens_dir,
+               const std::string& name_for_errors);
+  ~MirroredFile();
+  MirroredFile(const MirroredFile&) = delete;
+  MirroredFile& operator=(const MirroredFile&) = delete;
+
+  [[nodiscard]] Augeas& aug() { return *aug_; }
+  [[nodiscard]] const Augeas& aug() const { return *aug_; }
+  // The tree path of the file ("/files/…").
+  [[nodiscard]] const std::string& node() const { return node_; }
+  // The text as given (plus the added newline): what span offsets refer to.
+  [[nodiscard]] const std::string& parsed_text() const { return parsed_; }
+  [[nodiscard]] std::string text();
+
+ private:
+  std::string mirror_;
+  std::string node_;
+  std::string parsed_;
+  bool added_newline_ = false;
+  std::unique_ptr<Augeas> aug_;
+};
+
+}  // namespace sshdctl::aug

@@ -24,7 +24,7 @@ struct FileChange {
   std::optional<std::string> before;  // nothing: a new file
   std::string after;
   host::FileInfo info;  // what the replacement keeps (mode, owner)
-  // Holds secrets (/etc/shadow): reports say what changed, never show the text.
+  // Holds secrets (/etc/shadow): reports show this (what changed, a masked diff), never the text.
   std::string masked;
 };
 
