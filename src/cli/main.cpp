@@ -39,6 +39,9 @@ Examples:
   sshdctl service status                     # which unit runs sshd, its state and main pid
   sshdctl --host ecs-user@web1 show PermitRootLogin --compare  # over SSH, as root through sudo
   sshdctl --host ecs-user@web1 set PasswordAuthentication no   # then a fresh login is probed
+  sshdctl key add alice --pubkey alice.pub   # to alice's effective AuthorizedKeysFile, 0600
+  sshdctl --host ecs-user@web1 tempkey root --ttl 15m --out /tmp/root-15m
+  sshdctl passwd alice --stdin --unlock <<<"$NEW_PASSWORD"
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
