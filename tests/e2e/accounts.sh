@@ -65,6 +65,12 @@ check_rc "key remove alice --comment" 0
 if [[ $(key_login "$tmp/alice") == alice ]]; then bad "... and that key no longer logs in"; else ok "... and that key no longer logs in"; fi
 check_eq "... the other key still does" alice "$(key_login "$tmp/second")"
 
+before=$(hx "$H" sha256sum /home/ecs-user/.ssh/authorized_keys)
+capture "${remote[@]}" key remove ecs-user --pubkey "$LAB_KEY.pub"
+check_rc "removing the key this very login uses: rolled back (exit 6)" 6
+check_has "... because the fresh login failed" "rolled back: a fresh login as ecs-user with publickey fails" "$ERR"
+check_eq "... ecs-user's authorized_keys is as before" "$before" "$(hx "$H" sha256sum /home/ecs-user/.ssh/authorized_keys)"
+
 # --- passwords ----------------------------------------------------------------------------
 capture "${remote[@]}" set PasswordAuthentication yes --match "User alice"
 check_rc "password logons allowed for alice only (Match block)" 0

@@ -84,6 +84,10 @@ lab_up() {
     fi
     # shellcheck disable=SC1091
     . "$("$lab" state-dir --prefix "$P")/env"
+    # sshdctl runs inside the hosts too: every library it needs must be in the image
+    local missing
+    missing=$("$lab" exec "${P}1" -- ldd "$bin" 2>&1 | grep 'not found' || true)
+    [[ -z $missing ]] || fatal "the lab image lacks libraries of sshdctl (add their packages to PACKAGES in tests/e2e/lab): $missing"
 }
 lab_down() { [[ -z ${P:-} ]] || "$lab" down --prefix "$P" >/dev/null 2>&1 || true; }
 addr_of() { awk -v n="$1" '$1 == n { print $2 }' "$LAB_HOSTS"; }

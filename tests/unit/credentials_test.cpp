@@ -178,7 +178,8 @@ TEST(CredentialStore, ListIsSortedByName) {
   store.save();
 
   names.clear();
-  for (const auto& c : CredentialStore(path, "open sesame").list()) names.push_back(c.name);
+  const CredentialStore reopened(path, "open sesame");
+  for (const auto& c : reopened.list()) names.push_back(c.name);
   EXPECT_EQ(names, sorted);
 }
 
