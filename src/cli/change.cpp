@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
 #include "sshdctl/accounts/password.h"
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
 #include "sshdctl/config/resolve.h"
 #include "sshdctl/config/validate.h"
 #include "sshdctl/service/service.h"
+#include "sshdctl/txn/journal.h"
 
 namespace sshdctl::cli {
 
@@ -40,25 +46,131 @@ std::optional<std::string> run_probes(const Context& ctx) {
   return std::nullopt;
 }
 
+void kill_point(const char* where) {
+  // A test hook (SSHDCTL_TEST_KILL_AT=k): the k-th step that changes the target ends the
+  // process with SIGKILL, as a crash there would; the kill-point test walks every k.
+  static int step = 0;
+  static const char* at = std::getenv("SSHDCTL_TEST_KILL_AT");
+  if (at == nullptr) return;
+  if (++step == std::atoi(at)) {
+    std::fprintf(stderr, "sshdctl: test hook: killed at step %d (%s)\n", step, where);
+    std::fflush(stderr);
+    std::raise(SIGKILL);
+  }
+}
+
+namespace {
+
+std::string iso_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Writes (or removes) one file of a change.
+void apply_file(host::Host& target, const config::FileChange& change) {
+  if (change.removes)
+    target.remove_file(change.path);
+  else
+    target.write_file_atomic(change.path, change.after, change.info);
+}
+
+// Is `path` part of sshd's configuration (so that sshd -t must see it and sshd be reloaded)?
+bool is_sshd_file(const config::ConfigTree& tree, const std::string& path) {
+  return tree.current().count(path) != 0 || path.rfind("/etc/ssh/", 0) == 0;
+}
+
+}  // namespace
+
+std::string recover_interrupted(Context& ctx) {
+  txn::Journal journal(*ctx.target);
+  std::vector<std::string> said;
+  for (auto& set : journal.unfinished()) {
+    std::vector<std::size_t> live;  // files at their after-image
+    bool drift = false;
+    for (std::size_t i = 0; i < set.files.size(); ++i) {
+      const auto now = ctx.target->read_file(set.files[i].path);
+      const auto sha = now ? std::optional<std::string>(txn::sha256_hex(*now)) : std::nullopt;
+      if (sha == set.files[i].after_sha && sha != set.files[i].before_sha)
+        live.push_back(i);
+      else if (sha != set.files[i].before_sha)
+        drift = true;
+    }
+    if (drift) {
+      journal.set_state(set.id, "abandoned: interrupted, and a file changed since");
+      said.push_back("change set " + set.id + " (" + set.verb +
+                     ") was interrupted and a file has changed since: "
+                     "left as it is (see: sshdctl show-change " +
+                     set.id + ")");
+      continue;
+    }
+    if (live.empty()) {
+      journal.set_state(set.id, "abandoned: interrupted before any file changed");
+      said.push_back("change set " + set.id + " (" + set.verb + ") was interrupted before any file changed");
+      continue;
+    }
+    // The rule: an interrupted change is undone (its operator never saw it succeed).
+    bool sshd_file = false;
+    for (const auto i : live) {
+      const auto& f = set.files[i];
+      if (f.before_sha)
+        ctx.target->write_file_atomic(f.path, journal.before_image(set, i).value_or(""), f.info);
+      else
+        ctx.target->remove_file(f.path);
+      sshd_file = sshd_file || f.path.rfind("/etc/ssh/", 0) == 0;
+    }
+    std::string service;
+    if (sshd_file && !ctx.target->offline() && ctx.reload) service = "; " + reload_after_change(ctx, std::nullopt);
+    journal.set_state(set.id, "rolled-back: interrupted");
+    said.push_back("change set " + set.id + " (" + set.verb + ") was interrupted: rolled back " +
+                   std::to_string(live.size()) + " file(s)" + service);
+  }
+  return text::join(said, "\n");
+}
+
 ChangeReport run_change(Context& ctx, const std::string& verb,
                         const std::function<config::Plan(const config::Model&)>& make_plan,
-                        const std::function<void(const config::Model&)>& check, const MoreChanges& more) {
+                        const std::function<void(const config::Model&)>& check, const MoreChanges& more,
+                        const std::string& reverts) {
   ChangeReport report;
   report.host = ctx.target->name();
   report.verb = verb;
   report.dry_run = ctx.dry_run;
 
+  // Safety invariant 3: one run at a time per target; an interrupted change is dealt with first.
+  std::optional<txn::TargetLock> lock;
+  if (!ctx.dry_run) {
+    lock.emplace(*ctx.target, ctx.lock_timeout_s);
+    kill_point("locked");
+    if (const auto recovered = recover_interrupted(ctx); !recovered.empty())
+      for (const auto& line : text::lines(recovered)) report.notes.push_back(config::Note{{report.host, {}, 0}, line});
+  }
+
   config::ConfigTree tree(*ctx.target, ctx.lens_dir);
   tree.load();
   const config::Plan plan = make_plan(tree.model());
-  report.notes = plan.notes;
-  for (auto& note : report.notes) note.where.host = report.host;
+  for (auto note : plan.notes) {
+    note.where.host = report.host;
+    report.notes.push_back(std::move(note));
+  }
   tree.apply(plan);
   auto changes = tree.changes();
-  const bool sshd_changed = !changes.empty();
+  bool sshd_changed = !changes.empty();
+  auto candidate = tree.candidate();
   if (more) {
-    auto extra = more(tree.model());
-    changes.insert(changes.end(), extra.begin(), extra.end());
+    for (auto& extra : more(tree.model())) {
+      if (is_sshd_file(tree, extra.path)) {
+        sshd_changed = true;
+        if (extra.removes)
+          candidate.erase(extra.path);
+        else
+          candidate[extra.path] = extra.after;
+      }
+      changes.push_back(std::move(extra));
+    }
   }
   if (changes.empty()) return report;
   const config::Model edited = tree.edited_model();
@@ -70,23 +182,53 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
 
   if (sshd_changed) {
     config::SshdOracle oracle(*ctx.target, *ctx.controller);
-    report.checks = oracle.validate(tree.candidate(), tree.model().main_file, tree.current());
+    report.checks = oracle.validate(candidate, tree.model().main_file, tree.current());
+  }
+
+  // Safety invariant 3: the change set is on the target before any live file changes.
+  txn::Journal journal(*ctx.target);
+  txn::ChangeSet set;
+  if (!ctx.dry_run) {
+    set.id = txn::new_id(std::time(nullptr));
+    set.verb = verb;
+    set.who = ctx.who;
+    set.when = iso_now();
+    set.reason = ctx.reason;
+    set.reverts = reverts;
+    std::vector<std::optional<std::string>> befores, afters;
+    for (const auto& change : changes) {
+      txn::FileRecord f;
+      f.path = change.path;
+      f.info = change.info;
+      if (change.before) f.before_sha = txn::sha256_hex(*change.before);
+      if (!change.removes) f.after_sha = txn::sha256_hex(change.after);
+      set.files.push_back(f);
+      befores.push_back(change.before);
+      afters.push_back(change.removes ? std::nullopt : std::optional<std::string>(change.after));
+    }
+    journal.record(set, befores, afters);
+    report.id = set.id;
+    kill_point("journal recorded");
   }
 
   for (const auto& change : changes) {
-    spdlog::info("{}: writing {}", report.host, change.path);
-    ctx.target->write_file_atomic(change.path, change.after, change.info);
-    report.files.push_back(FileReport{change.path,
-                                      change.masked.empty()
-                                          ? text::unified_diff(change.before.value_or(""), change.after, change.path)
-                                          : change.path + ": " + change.masked,
-                                      !change.before.has_value()});
+    spdlog::info("{}: {} {}", report.host, change.removes ? "removing" : "writing", change.path);
+    apply_file(*ctx.target, change);
+    kill_point(change.path.c_str());
+    report.files.push_back(FileReport{
+        change.path,
+        !change.masked.empty()
+            ? change.path + ": " + change.masked
+            : text::unified_diff(change.before.value_or(""), change.removes ? "" : change.after, change.path),
+        !change.before.has_value()});
   }
   report.changed = true;
   if (ctx.dry_run) {
     report.service = "dry run: nothing was written, nothing reloaded";
     return report;
   }
+  journal.set_state(set.id, "applied");
+  kill_point("applied");
   if (sshd_changed) {
     try {
       report.service = reload_after_change(ctx, new_streams);
@@ -97,13 +239,18 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   } else {
     report.service = "sshd's configuration is unchanged: nothing to reload";
   }
-  if (!ctx.reload || ctx.target->offline()) return report;
+  kill_point("reloaded");
+  if (!ctx.reload || ctx.target->offline()) {
+    journal.set_state(set.id, "done");
+    return report;
+  }
 
   // Safety invariant 4: the operator must still be able to log in; else the change goes.
   const auto failure = run_probes(ctx);
   if (!failure) {
     for (const auto& probe : ctx.probes)
       report.checks.push_back("login probe: a fresh login as " + probe.what + " works");
+    journal.set_state(set.id, "done");
     return report;
   }
   spdlog::warn("{}: the login probe failed ({}); rolling the change back", report.host, *failure);
@@ -115,6 +262,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
       else
         ctx.target->remove_file(it->path);
     }
+    journal.set_state(set.id, "rolled-back: the login probe failed");
   } catch (const Error& e) {
     std::vector<std::string> left;
     for (std::size_t k = 0; k + restored < changes.size(); ++k) left.push_back(changes[k].path);

@@ -23,9 +23,22 @@ using MoreChanges = std::function<std::vector<config::FileChange>(const config::
 
 // Loads, plans, checks the plan took effect, validates with sshd -t (when sshd files change),
 // writes atomically, reloads (only when sshd files changed), probes, rolls back on a failed probe.
+// Every change is a change set in the target's journal (recorded before any live file
+// changes; `reverts`: the change set it undoes). Takes the target's lock first and deals with
+// a change set an earlier run left unfinished (see recover_interrupted).
 ChangeReport run_change(Context& ctx, const std::string& verb,
                         const std::function<config::Plan(const config::Model&)>& make_plan,
-                        const std::function<void(const config::Model&)>& check, const MoreChanges& more = {});
+                        const std::function<void(const config::Model&)>& check, const MoreChanges& more = {},
+                        const std::string& reverts = {});
+
+// The rule for change sets left "prepared" or "applied" by a run that died: files still as
+// before → abandoned; some files changed by it (none by anyone else) → those are restored from
+// the before-images, sshd reloaded, marked rolled back; a file changed by someone else since →
+// left alone and reported. Returns what was done, a line per change set.
+std::string recover_interrupted(Context& ctx);
+
+// Test hook: see SSHDCTL_TEST_KILL_AT in change.cpp.
+void kill_point(const char* where);
 
 // The first failing login probe ("a fresh login as … fails: why"), or nullopt.
 std::optional<std::string> run_probes(const Context& ctx);

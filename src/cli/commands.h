@@ -11,6 +11,7 @@
 #include "sshdctl/common/json.h"
 #include "sshdctl/config/plan.h"
 #include "sshdctl/host/host.h"
+#include "sshdctl/txn/journal.h"
 
 namespace sshdctl::cli {
 
@@ -29,6 +30,9 @@ struct Context {
     std::function<std::optional<std::string>()> run;
   };
   std::vector<Probe> probes;
+  std::string who;     // for the journal: operator@machine [via ssh as LOGIN]
+  std::string reason;  // --reason
+  int lock_timeout_s = 30;
 };
 
 struct FileReport {
@@ -40,6 +44,7 @@ struct FileReport {
 struct ChangeReport {
   std::string host;
   std::string verb;
+  std::string id;  // the change set in the target's journal
   bool changed = false;
   bool dry_run = false;
   std::vector<FileReport> files;
@@ -129,6 +134,21 @@ KeyListReport key_list(Context& ctx, const std::string& user);
 TempKey tempkey(Context& ctx, const std::string& user, long ttl_seconds);
 // A new password (hashed as the target's login.defs says) and/or an unlocked account.
 ChangeReport passwd(Context& ctx, const std::string& user, const std::optional<std::string>& password, bool unlock);
+
+struct HistoryReport {
+  std::string host;
+  std::vector<txn::ChangeSet> sets;  // oldest first
+};
+struct ShowChangeReport {
+  std::string host;
+  txn::ChangeSet set;
+  std::vector<FileReport> files;  // before → after, secrets masked
+};
+HistoryReport history(Context& ctx);
+ShowChangeReport show_change(Context& ctx, const std::string& id);
+// Restores the before-images of change set `id` (the newest done one when nullopt), as a change
+// set of its own; refuses when a file changed since (three-way picture), unless `force`.
+ChangeReport revert(Context& ctx, const std::optional<std::string>& id, bool force);
 
 struct ServiceReport {
   std::string host;

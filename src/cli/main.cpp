@@ -1,5 +1,6 @@
 // sshdctl: open and close SSH access on Linux hosts, safely.
 #include <fcntl.h>
+#include <pwd.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -61,6 +62,20 @@ After a reload, a fresh login the same way must work, or the change is rolled ba
 int print_result(bool json, const sshdctl::Json& j, const std::string& text, int code) {
   std::cout << (json ? j.dump() + "\n" : text);
   return code;
+}
+
+// "alice@laptop": who runs sshdctl (the user behind sudo, if any), and where.
+std::string operator_name() {
+  const char* user = std::getenv("SUDO_USER");
+  if (user == nullptr || *user == '\0') user = std::getenv("USER");
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string name = user != nullptr ? user : "";
+  if (name.empty()) {
+    const passwd* pw = ::getpwuid(::getuid());
+    name = pw != nullptr ? pw->pw_name : "uid " + std::to_string(::getuid());
+  }
+  return name + "@" + host;
 }
 
 // The first key line of FILE, or of stdin for "-".
@@ -426,6 +441,25 @@ int run_sshdctl(int argc, char** argv) {
   auto* credential_remove = credential->add_subcommand("remove", "Forget a stored login");
   credential_remove->add_option("name", credential_name, "Its name")->required();
 
+  std::string reason;
+  app.add_option("--reason", reason, "Why: kept with the change set in the target's journal")->option_text("TEXT");
+  int lock_timeout = 30;
+  app.add_option("--lock-timeout", lock_timeout, "Seconds to wait for another sshdctl run on the target (default 30)");
+  auto* history = app.add_subcommand("history", "The change sets in the target's journal, oldest first");
+  std::string change_id;
+  auto* show_change =
+      app.add_subcommand("show-change", "One change set: who, when, why, and its diffs (secrets masked)");
+  show_change->add_option("id", change_id, "The change set ID (see history)")->required()->option_text("ID");
+  bool last = false;
+  bool force = false;
+  auto* revert = app.add_subcommand("revert", "Undo a change set: its files as they were, validated, reloaded, probed");
+  revert->add_option("id", change_id, "The change set ID")->option_text("ID");
+  revert->add_flag("--last", last, "The newest change set that is done");
+  revert->add_flag("--force", force, "Restore even files that were changed since the change");
+  revert->footer(
+      "\nA revert is a change set of its own (so it can be reverted too). When a file was changed since\n"
+      "the change, revert refuses and shows what the change left and what is there now.");
+
   std::string service_action;
   auto* service = app.add_subcommand("service", "Status, reload or restart of sshd through systemd (D-Bus)");
   service->add_option("action", service_action, "status | reload | restart")
@@ -455,6 +489,7 @@ int run_sshdctl(int argc, char** argv) {
     if (!root.empty() && !remote.destination.empty())
       throw Error(ErrorKind::kBadInput, "--root and --host exclude each other");
     std::vector<cli::Context::Probe> probes;
+    std::string remote_login;
     if ((login_password.from_stdin ? 1 : 0) + (root_password.from_stdin ? 1 : 0) + (new_password.from_stdin ? 1 : 0) +
             (credential_password.from_stdin ? 1 : 0) + (pubkey_source == "-" ? 1 : 0) >
         1)
@@ -492,6 +527,7 @@ int run_sshdctl(int argc, char** argv) {
         as_root.methods = host::kAuthPassword | host::kAuthKbdInteractive;
         probes.push_back({"root with the new password", [as_root] { return host::probe_login(as_root); }});
       }
+      remote_login = ssh->login_user();
       other = std::move(ssh);
       target = other.get();
     } else if (login_password.given() || !remote.jump.empty()) {
@@ -519,6 +555,17 @@ int run_sshdctl(int argc, char** argv) {
       return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
     }
 
+    ctx.reason = reason;
+    ctx.lock_timeout_s = lock_timeout;
+    ctx.who = operator_name() + (remote.destination.empty() ? "" : " via ssh as " + remote_login);
+    if (history->parsed()) {
+      const auto report = cli::history(ctx);
+      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
+    }
+    if (show_change->parsed()) {
+      const auto report = cli::show_change(ctx, change_id);
+      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
+    }
     if (key_list->parsed()) {
       const auto report = cli::key_list(ctx, account_user);
       return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
@@ -553,6 +600,9 @@ int run_sshdctl(int argc, char** argv) {
       report = cli::key_remove(ctx, account_user, selector);
     } else if (key_prune->parsed()) {
       report = cli::key_prune(ctx, account_user);
+    } else if (revert->parsed()) {
+      if (change_id.empty() == !last) throw Error(ErrorKind::kBadInput, "say which change set: an ID, or --last");
+      report = cli::revert(ctx, last ? std::nullopt : std::optional<std::string>(change_id), force);
     } else if (passwd->parsed()) {
       report = cli::passwd(ctx, account_user, cli::read_secret(new_password, "new password"), unlock);
     }

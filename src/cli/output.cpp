@@ -33,6 +33,7 @@ std::string render_text(const ChangeReport& report) {
   for (const auto& n : report.notes) out += "note: " + n.where.str() + ": " + n.text + "\n";
   for (const auto& c : report.checks) out += "check: " + c + "\n";
   if (!report.service.empty()) out += "service: " + report.service + "\n";
+  if (!report.id.empty()) out += "journal: change set " + report.id + " (sshdctl revert " + report.id + " undoes it)\n";
   return out;
 }
 
@@ -54,6 +55,7 @@ Json to_json(const ChangeReport& report) {
   j["notes"] = notes_json(report.notes);
   j["checks"] = Json::strings(report.checks);
   j["service"] = report.service;
+  j["id"] = report.id;
   return j;
 }
 
@@ -166,6 +168,66 @@ Json to_json(const KeyListReport& r) {
   }
   j["keys"] = std::move(keys);
   j["notes"] = Json::strings(r.notes);
+  return j;
+}
+
+namespace {
+Json change_set_json(const txn::ChangeSet& set) {
+  Json j = Json::object();
+  j["id"] = set.id;
+  j["when"] = set.when;
+  j["verb"] = set.verb;
+  j["who"] = set.who;
+  j["reason"] = set.reason;
+  j["reverts"] = set.reverts;
+  j["state"] = set.state;
+  std::vector<std::string> paths;
+  for (const auto& f : set.files) paths.push_back(f.path);
+  j["files"] = Json::strings(paths);
+  return j;
+}
+}  // namespace
+
+std::string render_text(const HistoryReport& r) {
+  std::string out = "# " + r.host + ": " + std::to_string(r.sets.size()) + " change set(s), oldest first\n";
+  for (const auto& set : r.sets) {
+    std::vector<std::string> paths;
+    for (const auto& f : set.files) paths.push_back(f.path);
+    out += set.id + "  " + set.state + "  " + set.verb + (set.reason.empty() ? "" : "  (" + set.reason + ")") + "\n";
+    if (!paths.empty()) out += "    " + set.when + " by " + set.who + ": " + text::join(paths, " ") + "\n";
+  }
+  return out;
+}
+
+Json to_json(const HistoryReport& r) {
+  Json j = Json::object();
+  j["host"] = r.host;
+  Json sets = Json::array();
+  for (const auto& set : r.sets) sets.push_back(change_set_json(set));
+  j["change_sets"] = std::move(sets);
+  return j;
+}
+
+std::string render_text(const ShowChangeReport& r) {
+  std::string out = "# " + r.host + ": change set " + r.set.id + " (" + r.set.state + ")\n";
+  out += "verb: " + r.set.verb + "\nwhen: " + r.set.when + "\nwho: " + r.set.who + "\n";
+  if (!r.set.reason.empty()) out += "reason: " + r.set.reason + "\n";
+  if (!r.set.reverts.empty()) out += "reverts: " + r.set.reverts + "\n";
+  for (const auto& f : r.files) out += f.diff;
+  return out;
+}
+
+Json to_json(const ShowChangeReport& r) {
+  Json j = change_set_json(r.set);
+  j["host"] = r.host;
+  Json files = Json::array();
+  for (const auto& f : r.files) {
+    Json fj = Json::object();
+    fj["path"] = f.path;
+    fj["diff"] = f.diff;
+    files.push_back(std::move(fj));
+  }
+  j["diffs"] = std::move(files);
   return j;
 }
 

@@ -16,6 +16,10 @@ std::string render_text(const ServiceReport& report);
 Json to_json(const ServiceReport& report);
 std::string render_text(const KeyListReport& report);
 Json to_json(const KeyListReport& report);
+std::string render_text(const HistoryReport& report);
+Json to_json(const HistoryReport& report);
+std::string render_text(const ShowChangeReport& report);
+Json to_json(const ShowChangeReport& report);
 std::string render_text(const Error& error);
 Json to_json(const Error& error);
 

@@ -409,7 +409,7 @@ std::vector<FileChange> ConfigTree::changes() const {
     std::string after = rendered_.at(file);
     if (!loaded.is_new && after == loaded.original) continue;
     out.push_back(FileChange{file, loaded.is_new ? std::nullopt : std::optional<std::string>(loaded.original),
-                             std::move(after), loaded.info, {}});
+                             std::move(after), loaded.info, false, {}});
   }
   return out;
 }

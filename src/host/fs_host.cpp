@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -241,6 +242,10 @@ bool FsHost::remove_file(const std::string& path) {
   if (errno == ENOENT) return false;
   throw Error(ErrorKind::kPermission, "cannot remove: " + errno_text(), Location{name(), path, 0});
 }
+
+long FsHost::run_pid() { return static_cast<long>(::getpid()); }
+
+bool FsHost::pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 namespace {
 class LocalBus : public BusEndpoint {

@@ -771,6 +771,13 @@ void SshHost::set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gi
 
 void SshHost::remove_dir(const std::string& path) { script("rmdir -- \"$1\"", {path}); }
 
+long SshHost::run_pid() {
+  if (shell_pid_ == 0) shell_pid_ = std::atol(script("echo $PPID", {}).out.c_str());
+  return shell_pid_;
+}
+
+bool SshHost::pid_alive(long pid) { return script("kill -0 \"$1\" 2>/dev/null", {std::to_string(pid)}).exit_code == 0; }
+
 bool SshHost::has_program(const std::string& program) { return script("[ -x \"$1\" ]", {program}).exit_code == 0; }
 
 std::optional<std::string> probe_login(const SshTarget& target, int retry_s) {

@@ -24,6 +24,7 @@ struct FileChange {
   std::optional<std::string> before;  // nothing: a new file
   std::string after;
   host::FileInfo info;  // what the replacement keeps (mode, owner)
+  bool removes = false;  // the change removes the file (a revert of a file a change created)
   // Holds secrets (/etc/shadow): reports show this (what changed, a masked diff), never the text.
   std::string masked;
 };

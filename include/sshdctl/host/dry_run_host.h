@@ -35,6 +35,8 @@ class DryRunHost : public Host {
   void set_mode_owner(const std::string&, mode_t, uid_t, gid_t) override {}
   CommandResult run(const std::vector<std::string>& argv) override { return inner_.run(argv); }
   bool has_program(const std::string& program) override { return inner_.has_program(program); }
+  long run_pid() override { return inner_.run_pid(); }
+  bool pid_alive(long pid) override { return inner_.pid_alive(pid); }
   std::unique_ptr<BusEndpoint> system_bus() override { return inner_.system_bus(); }
 
   [[nodiscard]] const std::vector<RecordedWrite>& writes() const { return writes_; }

@@ -27,6 +27,8 @@ class FsHost : public Host {
   void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) override;
   CommandResult run(const std::vector<std::string>& argv) override;
   bool has_program(const std::string& program) override;
+  long run_pid() override;
+  bool pid_alive(long pid) override;
   std::unique_ptr<BusEndpoint> system_bus() override;
 
   // The real path on this machine of a target path.

@@ -75,6 +75,11 @@ class Host {
   // True when `program` (absolute path) can be run on the target.
   virtual bool has_program(const std::string& program) = 0;
 
+  // The process that stands for this run on the target (it holds the target's lock): sshdctl
+  // itself for a local or offline target, the connection's root shell for a remote one.
+  virtual long run_pid() = 0;
+  virtual bool pid_alive(long pid) = 0;
+
   // The target's system bus when systemd runs there; nullptr otherwise (offline roots,
   // hosts without systemd).
   virtual std::unique_ptr<BusEndpoint> system_bus() = 0;

@@ -73,6 +73,8 @@ class SshHost : public Host {
   bool has_program(const std::string& program) override;
   // The target's system bus through `systemd-stdio-bridge` (run as root) on a channel of
   // this connection, relayed to a private unix socket here. Valid while this host lives.
+  long run_pid() override;
+  bool pid_alive(long pid) override;
   std::unique_ptr<BusEndpoint> system_bus() override;
 
   [[nodiscard]] const std::string& login_user() const { return user_; }
@@ -93,6 +95,7 @@ class SshHost : public Host {
   unsigned auth_method_ = 0;
   int command_timeout_s_ = 120;
   int round_trips_ = 0;
+  long shell_pid_ = 0;
 };
 
 // Logs in afresh with `target` (no root shell) and runs `true`; "connection refused" and

@@ -1,0 +1,270 @@
+#include "sshdctl/txn/journal.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "sshdctl/common/error.h"
+#include "sshdctl/common/text.h"
+
+namespace sshdctl::txn {
+
+namespace {
+
+constexpr int kVersion = 1;
+constexpr const char* kLockDir = "/var/lib/sshdctl/lock";
+const host::FileInfo kPrivate{false, true, false, 0600, 0, 0};
+
+// %-escapes what would break a "key value" line: %, newlines, and (for paths) blanks.
+std::string escape(const std::string& s, bool blanks) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '%' || c == '\n' || c == '\r' || (blanks && (c == ' ' || c == '\t'))) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() + 0 && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string sha_or_dash(const std::optional<std::string>& sha) { return sha ? *sha : "-"; }
+
+// mkdir -p: missing parents 0755 (a real system has them), `path` itself 0700.
+void make_dirs(host::Host& target, const std::string& path) {
+  std::string at;
+  const auto parts = text::split(path.substr(1), '/');
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    at += "/" + parts[i];
+    if (i + 1 < parts.size() && target.stat(at).exists) continue;
+    target.make_dir(at, i + 1 < parts.size() ? 0755 : 0700);
+  }
+}
+
+}  // namespace
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  std::string out;
+  for (const unsigned char b : hash) {
+    char buf[3];
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    out += buf;
+  }
+  return out;
+}
+
+std::string new_id(std::time_t now) {
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[40];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  // Microseconds keep the IDs of one second in the order they were made.
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() %
+      1000000;
+  char fraction[16];
+  std::snprintf(fraction, sizeof fraction, "%06lldZ", static_cast<long long>(micros));
+  if (sodium_init() < 0) throw Error(ErrorKind::kInternal, "libsodium cannot start");
+  char random[8];
+  std::snprintf(random, sizeof random, "%06x", randombytes_uniform(0x1000000));
+  return std::string(stamp) + fraction + "-" + random;
+}
+
+std::string render_manifest(const ChangeSet& set) {
+  std::string out = "sshdctl-change " + std::to_string(kVersion) + "\n";
+  out += "id " + set.id + "\n";
+  out += "verb " + escape(set.verb, false) + "\n";
+  out += "who " + escape(set.who, false) + "\n";
+  out += "when " + set.when + "\n";
+  if (!set.reason.empty()) out += "reason " + escape(set.reason, false) + "\n";
+  if (!set.reverts.empty()) out += "reverts " + set.reverts + "\n";
+  for (std::size_t i = 0; i < set.files.size(); ++i) {
+    const auto& f = set.files[i];
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(f.info.mode & 07777));
+    out += "file " + std::to_string(i) + " " + escape(f.path, true) + " " + mode + " " + std::to_string(f.info.uid) +
+           " " + std::to_string(f.info.gid) + " " + sha_or_dash(f.before_sha) + " " + sha_or_dash(f.after_sha) + "\n";
+  }
+  return out;
+}
+
+ChangeSet parse_manifest(const std::string& text) {
+  ChangeSet set;
+  const auto lines = text::lines(text);
+  const auto fail = [](int line, const std::string& why) {
+    return Error(ErrorKind::kBadInput, "journal manifest line " + std::to_string(line) + ": " + why);
+  };
+  if (lines.empty() || text::split_words(lines[0]).size() != 2 || text::split_words(lines[0])[0] != "sshdctl-change")
+    throw fail(1, "not an sshdctl change set");
+  const std::string version = text::split_words(lines[0])[1];
+  if (version != std::to_string(kVersion)) throw fail(1, "format version " + version + " is newer than this sshdctl");
+  for (std::size_t n = 1; n < lines.size(); ++n) {
+    const std::string& line = lines[n];
+    if (line.empty()) continue;
+    const auto space = line.find(' ');
+    const std::string key = line.substr(0, space);
+    const std::string value = space == std::string::npos ? "" : line.substr(space + 1);
+    if (key == "id") {
+      set.id = value;
+    } else if (key == "verb") {
+      set.verb = unescape(value);
+    } else if (key == "who") {
+      set.who = unescape(value);
+    } else if (key == "when") {
+      set.when = value;
+    } else if (key == "reason") {
+      set.reason = unescape(value);
+    } else if (key == "reverts") {
+      set.reverts = value;
+    } else if (key == "file") {
+      const auto w = text::split_words(value);
+      if (w.size() != 7 || w[0] != std::to_string(set.files.size()))
+        throw fail(static_cast<int>(n) + 1, "malformed file record");
+      FileRecord f;
+      f.path = unescape(w[1]);
+      f.info.exists = true;
+      f.info.regular = true;
+      f.info.mode = static_cast<mode_t>(std::strtoul(w[2].c_str(), nullptr, 8));
+      f.info.uid = static_cast<uid_t>(std::strtoul(w[3].c_str(), nullptr, 10));
+      f.info.gid = static_cast<gid_t>(std::strtoul(w[4].c_str(), nullptr, 10));
+      if (w[5] != "-") f.before_sha = w[5];
+      if (w[6] != "-") f.after_sha = w[6];
+      set.files.push_back(std::move(f));
+    }
+    // Unknown keys: written by a later version; ignored.
+  }
+  if (set.id.empty()) throw fail(1, "no id");
+  return set;
+}
+
+void Journal::record(ChangeSet& set, const std::vector<std::optional<std::string>>& before,
+                     const std::vector<std::optional<std::string>>& after) {
+  make_dirs(target_, dir(set.id));
+  for (std::size_t i = 0; i < set.files.size(); ++i) {
+    if (before[i]) target_.write_file_atomic(dir(set.id) + "/before." + std::to_string(i), *before[i], kPrivate);
+    if (after[i]) target_.write_file_atomic(dir(set.id) + "/after." + std::to_string(i), *after[i], kPrivate);
+  }
+  target_.write_file_atomic(dir(set.id) + "/manifest", render_manifest(set), kPrivate);
+  set_state(set.id, "prepared");
+  // The marker that makes the next run look at this change set (one glob finds them all).
+  target_.write_file_atomic(dir(set.id) + ".open", "", kPrivate);
+  set.state = "prepared";
+}
+
+void Journal::set_state(const std::string& id, const std::string& state) {
+  target_.write_file_atomic(dir(id) + "/state", state + "\n", kPrivate);
+  if (state != "prepared" && state != "applied") target_.remove_file(dir(id) + ".open");
+}
+
+std::vector<ChangeSet> Journal::unfinished() {
+  std::vector<ChangeSet> out;
+  for (const auto& marker : target_.glob(std::string(kJournalDir) + "/*.open")) {
+    const std::string id =
+        marker.substr(std::string(kJournalDir).size() + 1, marker.size() - std::string(kJournalDir).size() - 6);
+    out.push_back(load(id));
+  }
+  return out;
+}
+
+ChangeSet Journal::load(const std::string& id) {
+  if (id.empty() || id.find('/') != std::string::npos || id[0] == '.')
+    throw Error(ErrorKind::kBadInput, "'" + id + "' is not a change set ID");
+  const auto manifest = target_.read_file(dir(id) + "/manifest");
+  if (!manifest)
+    throw Error(ErrorKind::kNotFound, "no change set " + id + " (see: sshdctl history)",
+                Location{target_.name(), {}, 0});
+  auto set = parse_manifest(*manifest);
+  set.state = text::trim(target_.read_file(dir(id) + "/state").value_or("unknown"));
+  return set;
+}
+
+std::vector<ChangeSet> Journal::list() {
+  std::vector<ChangeSet> out;
+  for (const auto& manifest : target_.glob(std::string(kJournalDir) + "/*/manifest")) {
+    const std::string id =
+        manifest.substr(std::string(kJournalDir).size() + 1, manifest.size() - std::string(kJournalDir).size() - 10);
+    try {
+      out.push_back(load(id));
+    } catch (const Error& e) {
+      ChangeSet broken;
+      broken.id = id;
+      broken.state = "damaged: " + e.message();
+      out.push_back(broken);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const ChangeSet& a, const ChangeSet& b) { return a.id < b.id; });
+  return out;
+}
+
+std::optional<std::string> Journal::before_image(const ChangeSet& set, std::size_t index) {
+  if (!set.files.at(index).before_sha) return std::nullopt;
+  return target_.read_file(dir(set.id) + "/before." + std::to_string(index));
+}
+
+std::optional<std::string> Journal::after_image(const ChangeSet& set, std::size_t index) {
+  if (!set.files.at(index).after_sha) return std::nullopt;
+  return target_.read_file(dir(set.id) + "/after." + std::to_string(index));
+}
+
+TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
+  const long me = target_.run_pid();
+  const std::string pid_file = std::string(kLockDir) + "/pid";
+  const Location where{target_.name(), kLockDir, 0};
+  make_dirs(target_, "/var/lib/sshdctl");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (true) {
+    if (target_.make_dir(kLockDir, 0700)) break;  // mkdir is the atomic step
+    const std::string owner = text::trim(target_.read_file(pid_file).value_or(""));
+    const long pid = std::atol(owner.c_str());
+    if (pid == me) break;
+    if (pid > 0 && !target_.pid_alive(pid)) {
+      // Left by a run that died: taken over (its change set, if any, is dealt with next).
+      target_.remove_file(pid_file);
+      target_.remove_dir(kLockDir);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      throw Error(ErrorKind::kPermission,
+                  "another sshdctl run (pid " + (owner.empty() ? std::string("?") : owner) + " on the target) holds " +
+                      kLockDir + " for over " + std::to_string(timeout_s) +
+                      " s; nothing was done (--lock-timeout waits longer)",
+                  where);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  target_.write_file_atomic(pid_file, std::to_string(me) + "\n", kPrivate);
+  held_ = true;
+}
+
+TargetLock::~TargetLock() {
+  if (!held_) return;
+  try {
+    target_.remove_file(std::string(kLockDir) + "/pid");
+    target_.remove_dir(kLockDir);
+  } catch (const Error&) {
+    // The connection is gone; the next run finds the owner gone and takes the lock over.
+  }
+}
+
+}  // namespace sshdctl::txn
