@@ -43,6 +43,8 @@ Examples:
   sshdctl key add alice --pubkey alice.pub   # to alice's effective AuthorizedKeysFile, 0600
   sshdctl --host ecs-user@web1 tempkey root --ttl 15m --out /tmp/root-15m
   sshdctl passwd alice --stdin --unlock <<<"$NEW_PASSWORD"
+  sshdctl history                            # the change sets in the target's journal
+  sshdctl revert --last                      # undo the newest one (itself a change set)
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
