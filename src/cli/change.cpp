@@ -14,6 +14,7 @@
 #include "sshdctl/config/validate.h"
 #include "sshdctl/service/service.h"
 #include "sshdctl/txn/journal.h"
+#include "sshdctl/txn/window.h"
 
 namespace sshdctl::cli {
 
@@ -83,6 +84,43 @@ bool is_sshd_file(const config::ConfigTree& tree, const std::string& path) {
   return tree.current().count(path) != 0 || path.rfind("/etc/ssh/", 0) == 0;
 }
 
+std::string in_utc(std::time_t when) {
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The change set just made reverts itself on the target after ctx.window_s.
+void start_window(Context& ctx, service::ServiceManager& manager, txn::Journal& journal, const txn::ChangeSet& set,
+                  ChangeReport& report) {
+  const std::string script = journal.write_script(set.id, "revert.sh", txn::revert_script(set, manager.unit()));
+  const std::time_t ends = std::time(nullptr) + ctx.window_s;
+  manager.schedule(txn::window_unit(set.id), std::chrono::seconds(ctx.window_s), {"/bin/sh", script},
+                   "sshdctl: end of the window of change set " + set.id);
+  journal.set_window(set.id, "ends " + in_utc(ends) + " (" + txn::window_unit(set.id) + ".timer)");
+  report.notes.push_back(config::Note{{report.host, {}, 0},
+                                      "window: the target reverts this change at " + in_utc(ends) +
+                                          " by itself, unless 'sshdctl confirm " + set.id + "' keeps it"});
+}
+
+// The same change again with a window: the newest change set of that verb that still has a
+// window gets the new one instead.
+void replace_window(Context& ctx, service::ServiceManager& manager, ChangeReport& report) {
+  txn::Journal journal(*ctx.target);
+  const auto sets = journal.list();
+  for (auto it = sets.rbegin(); it != sets.rend(); ++it) {
+    if (it->verb != report.verb || it->state != "done" || it->window.rfind("ends ", 0) != 0) continue;
+    manager.cancel(txn::window_unit(it->id));
+    start_window(ctx, manager, journal, *it, report);
+    report.id = it->id;
+    report.notes.push_back(
+        config::Note{{report.host, {}, 0}, "the new window replaces the one change set " + it->id + " had"});
+    return;
+  }
+}
+
 }  // namespace
 
 std::string recover_interrupted(Context& ctx) {
@@ -140,6 +178,22 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   report.verb = verb;
   report.dry_run = ctx.dry_run;
 
+  // A window that cannot be kept is refused before anything changes.
+  std::unique_ptr<service::ServiceManager> windows;
+  if (ctx.window_s > 0 && !ctx.dry_run) {
+    if (ctx.target->offline())
+      throw Error(ErrorKind::kUnsupported,
+                  "an offline root has no timers: --for/--confirm-within need a running host "
+                  "with systemd; nothing was changed",
+                  Location{report.host, {}, 0});
+    windows = service::open_service_manager(*ctx.target, ctx.unit);
+    if (!windows->can_schedule())
+      throw Error(ErrorKind::kUnsupported,
+                  "maintenance windows need systemd (transient timers), which this host does not run; nothing was "
+                  "changed",
+                  Location{report.host, {}, 0});
+  }
+
   // Safety invariant 3: one run at a time per target; an interrupted change is dealt with first.
   std::optional<txn::TargetLock> lock;
   if (!ctx.dry_run) {
@@ -172,7 +226,10 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
       changes.push_back(std::move(extra));
     }
   }
-  if (changes.empty()) return report;
+  if (changes.empty()) {
+    if (windows) replace_window(ctx, *windows, report);
+    return report;
+  }
   const config::Model edited = tree.edited_model();
   if (check) check(edited);
 
@@ -244,13 +301,17 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     journal.set_state(set.id, "done");
     return report;
   }
+  const auto finish = [&] {
+    journal.set_state(set.id, "done");
+    if (windows) start_window(ctx, *windows, journal, set, report);
+  };
 
   // Safety invariant 4: the operator must still be able to log in; else the change goes.
   const auto failure = run_probes(ctx);
   if (!failure) {
     for (const auto& probe : ctx.probes)
       report.checks.push_back("login probe: a fresh login as " + probe.what + " works");
-    journal.set_state(set.id, "done");
+    finish();
     return report;
   }
   spdlog::warn("{}: the login probe failed ({}); rolling the change back", report.host, *failure);

@@ -33,6 +33,7 @@ struct Context {
   std::string who;     // for the journal: operator@machine [via ssh as LOGIN]
   std::string reason;  // --reason
   int lock_timeout_s = 30;
+  long window_s = 0;  // --for / --confirm-within: the change reverts itself after this long
 };
 
 struct FileReport {
@@ -149,6 +150,8 @@ ShowChangeReport show_change(Context& ctx, const std::string& id);
 // Restores the before-images of change set `id` (the newest done one when nullopt), as a change
 // set of its own; refuses when a file changed since (three-way picture), unless `force`.
 ChangeReport revert(Context& ctx, const std::optional<std::string>& id, bool force);
+// Keeps change set `id`: its window's timer is stopped.
+ChangeReport confirm(Context& ctx, const std::string& id);
 
 struct ServiceReport {
   std::string host;

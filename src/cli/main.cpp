@@ -45,6 +45,8 @@ Examples:
   sshdctl passwd alice --stdin --unlock <<<"$NEW_PASSWORD"
   sshdctl history                            # the change sets in the target's journal
   sshdctl revert --last                      # undo the newest one (itself a change set)
+  sshdctl --host ecs-user@web1 --for 2h root-login enable --password-stdin   # reverts itself in 2 h
+  sshdctl --host ecs-user@web1 confirm 20261125T014700123456Z-3fa9c1        # ... or not
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
@@ -443,10 +445,21 @@ int run_sshdctl(int argc, char** argv) {
   auto* credential_remove = credential->add_subcommand("remove", "Forget a stored login");
   credential_remove->add_option("name", credential_name, "Its name")->required();
 
+  std::string change_id_for_confirm;
   std::string reason;
   app.add_option("--reason", reason, "Why: kept with the change set in the target's journal")->option_text("TEXT");
   int lock_timeout = 30;
   app.add_option("--lock-timeout", lock_timeout, "Seconds to wait for another sshdctl run on the target (default 30)");
+  std::string window_for, confirm_within;
+  app.add_option("--for", window_for,
+                 "A maintenance window: the target reverts the change by itself after DUR (a systemd timer), "
+                 "unless 'sshdctl confirm ID'")
+      ->option_text("DUR");
+  app.add_option("--confirm-within", confirm_within,
+                 "Commit-confirm: the change reverts itself after DUR unless 'sshdctl confirm ID' arrives in time")
+      ->option_text("DUR");
+  auto* confirm = app.add_subcommand("confirm", "Keep a change made with --for or --confirm-within (stops its timer)");
+  confirm->add_option("id", change_id_for_confirm, "The change set ID")->required()->option_text("ID");
   auto* history = app.add_subcommand("history", "The change sets in the target's journal, oldest first");
   std::string change_id;
   auto* show_change =
@@ -557,6 +570,10 @@ int run_sshdctl(int argc, char** argv) {
       return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
     }
 
+    if (!window_for.empty() && !confirm_within.empty())
+      throw Error(ErrorKind::kBadInput, "--for and --confirm-within exclude each other");
+    ctx.window_s =
+        window_for.empty() ? (confirm_within.empty() ? 0 : parse_duration(confirm_within)) : parse_duration(window_for);
     ctx.reason = reason;
     ctx.lock_timeout_s = lock_timeout;
     ctx.who = operator_name() + (remote.destination.empty() ? "" : " via ssh as " + remote_login);
@@ -602,6 +619,8 @@ int run_sshdctl(int argc, char** argv) {
       report = cli::key_remove(ctx, account_user, selector);
     } else if (key_prune->parsed()) {
       report = cli::key_prune(ctx, account_user);
+    } else if (confirm->parsed()) {
+      report = cli::confirm(ctx, change_id_for_confirm);
     } else if (revert->parsed()) {
       if (change_id.empty() == !last) throw Error(ErrorKind::kBadInput, "say which change set: an ID, or --last");
       report = cli::revert(ctx, last ? std::nullopt : std::optional<std::string>(change_id), force);

@@ -181,6 +181,7 @@ Json change_set_json(const txn::ChangeSet& set) {
   j["reason"] = set.reason;
   j["reverts"] = set.reverts;
   j["state"] = set.state;
+  j["window"] = set.window;
   std::vector<std::string> paths;
   for (const auto& f : set.files) paths.push_back(f.path);
   j["files"] = Json::strings(paths);
@@ -195,6 +196,7 @@ std::string render_text(const HistoryReport& r) {
     for (const auto& f : set.files) paths.push_back(f.path);
     out += set.id + "  " + set.state + "  " + set.verb + (set.reason.empty() ? "" : "  (" + set.reason + ")") + "\n";
     if (!paths.empty()) out += "    " + set.when + " by " + set.who + ": " + text::join(paths, " ") + "\n";
+    if (!set.window.empty()) out += "    window: " + set.window + "\n";
   }
   return out;
 }

@@ -4,7 +4,9 @@
 #include "sshdctl/accounts/password.h"
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/service/service.h"
 #include "sshdctl/txn/journal.h"
+#include "sshdctl/txn/window.h"
 
 namespace sshdctl::cli {
 
@@ -105,6 +107,32 @@ ChangeReport revert(Context& ctx, const std::optional<std::string>& id, bool for
       ctx, "revert " + set.id, [](const config::Model&) { return config::Plan{}; }, nullptr,
       [&](const config::Model&) { return changes; }, set.id);
   if (report.changed && !ctx.dry_run) journal.set_state(set.id, "reverted by " + report.id);
+  return report;
+}
+
+ChangeReport confirm(Context& ctx, const std::string& id) {
+  txn::Journal journal(*ctx.target);
+  const auto set = journal.load(id);
+  ChangeReport report;
+  report.host = ctx.target->name();
+  report.verb = "confirm";
+  report.id = id;
+  if (set.window.rfind("ends ", 0) != 0)
+    throw Error(ErrorKind::kBadInput,
+                "change set " + id + " has no open window" + (set.window.empty() ? "" : " (" + set.window + ")"),
+                Location{report.host, {}, 0});
+  if (ctx.dry_run) {
+    report.notes.push_back(config::Note{{report.host, {}, 0}, "dry run: the window stays open"});
+    return report;
+  }
+  auto manager = service::open_service_manager(*ctx.target, ctx.unit);
+  const bool stopped = manager->cancel(txn::window_unit(id));
+  journal.set_window(id, "confirmed by " + ctx.who);
+  report.changed = true;
+  report.notes.push_back(
+      config::Note{{report.host, {}, 0},
+                   stopped ? "confirmed: the timer " + txn::window_unit(id) + ".timer is stopped; the change stays"
+                           : "confirmed (no timer was left: see history for what happened)"});
   return report;
 }
 

@@ -132,6 +132,47 @@ class SystemdManager : public ServiceManager {
     return r;
   }
 
+  [[nodiscard]] bool can_schedule() const override { return true; }
+
+  void schedule(const std::string& name, std::chrono::seconds after, const std::vector<std::string>& argv,
+                const std::string& description) override {
+    using Property = sdbus::Struct<std::string, sdbus::Variant>;
+    using Exec = sdbus::Struct<std::string, std::vector<std::string>, bool>;
+    const std::vector<Property> timer{
+        sdbus::make_struct(std::string("Description"), sdbus::Variant(description)),
+        sdbus::make_struct(std::string("OnActiveSec"),
+                           sdbus::Variant(static_cast<std::uint64_t>(after.count()) * 1000000U)),
+        sdbus::make_struct(std::string("RemainAfterElapse"), sdbus::Variant(false))};
+    const std::vector<Property> service{
+        sdbus::make_struct(std::string("Description"), sdbus::Variant(description)),
+        sdbus::make_struct(std::string("Type"), sdbus::Variant(std::string("oneshot"))),
+        sdbus::make_struct(std::string("ExecStart"),
+                           sdbus::Variant(std::vector<Exec>{sdbus::make_struct(argv.at(0), argv, false)}))};
+    const std::vector<sdbus::Struct<std::string, std::vector<Property>>> aux{
+        sdbus::make_struct(name + ".service", service)};
+    try {
+      sdbus::ObjectPath job;
+      manager_->callMethod("StartTransientUnit")
+          .onInterface(kManager)
+          .withArguments(name + ".timer", std::string("fail"), timer, aux)
+          .storeResultsTo(job);
+    } catch (const sdbus::Error& e) {
+      rethrow(e, "starting the timer " + name + ".timer", host_.name());
+    }
+  }
+
+  bool cancel(const std::string& name) override {
+    try {
+      if (read_status(name + ".timer").load_state != "loaded") return false;
+      run_job(name + ".timer", "stop", "StopUnit", std::chrono::seconds(30));
+      return true;
+    } catch (const sdbus::Error& e) {
+      rethrow(e, "stopping the timer " + name + ".timer", host_.name());
+    }
+  }
+
+  [[nodiscard]] std::string unit() const override { return unit_; }
+
  private:
   sdbus::ObjectPath unit_path(const std::string& unit) {
     sdbus::ObjectPath path;
@@ -152,8 +193,8 @@ class SystemdManager : public ServiceManager {
     s.active_state = property<std::string>(*proxy, kUnit, "ActiveState");
     s.sub_state = property<std::string>(*proxy, kUnit, "SubState");
     s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
-    if (!s.socket_activated && s.load_state == "loaded")
-      s.main_pid = property<std::uint32_t>(*proxy, kService, "MainPID");
+    const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+    if (service && s.load_state == "loaded") s.main_pid = property<std::uint32_t>(*proxy, kService, "MainPID");
     s.active_socket = active_socket_;
     return s;
   }
@@ -284,6 +325,15 @@ class SighupManager : public ServiceManager {
   std::optional<ActionResult> relisten(const std::vector<std::string>&, std::chrono::milliseconds) override {
     return std::nullopt;  // without systemd there is no socket unit
   }
+
+  [[nodiscard]] bool can_schedule() const override { return false; }
+  void schedule(const std::string&, std::chrono::seconds, const std::vector<std::string>&,
+                const std::string&) override {
+    throw Error(ErrorKind::kUnsupported, "maintenance windows need systemd timers (" + why_ + ")",
+                Location{host_.name(), {}, 0});
+  }
+  bool cancel(const std::string&) override { return false; }
+  [[nodiscard]] std::string unit() const override { return {}; }
 
   ActionResult restart(std::chrono::milliseconds) override {
     throw Error(ErrorKind::kUnsupported,

@@ -178,6 +178,16 @@ void Journal::set_state(const std::string& id, const std::string& state) {
   if (state != "prepared" && state != "applied") target_.remove_file(dir(id) + ".open");
 }
 
+void Journal::set_window(const std::string& id, const std::string& text) {
+  target_.write_file_atomic(dir(id) + "/window", text + "\n", kPrivate);
+}
+
+std::string Journal::write_script(const std::string& id, const std::string& name, const std::string& body) {
+  const std::string path = dir(id) + "/" + name;
+  target_.write_file_atomic(path, body, host::FileInfo{false, true, false, 0700, 0, 0});
+  return path;
+}
+
 std::vector<ChangeSet> Journal::unfinished() {
   std::vector<ChangeSet> out;
   for (const auto& marker : target_.glob(std::string(kJournalDir) + "/*.open")) {
@@ -197,6 +207,7 @@ ChangeSet Journal::load(const std::string& id) {
                 Location{target_.name(), {}, 0});
   auto set = parse_manifest(*manifest);
   set.state = text::trim(target_.read_file(dir(id) + "/state").value_or("unknown"));
+  set.window = text::trim(target_.read_file(dir(id) + "/window").value_or(""));
   return set;
 }
 

@@ -3,8 +3,9 @@
 # history and show-change read it, revert undoes a change (root logon proved refused again with
 # the system ssh), refuses on drift unless --force, and can itself be reverted; a second run
 # waits for the target's lock; and sshdctl killed at every step of a change leaves sshd_config
-# old or new and valid, and the next run finishes the journal. Needs root; fails, never skips,
-# where the lab cannot run.
+# old or new and valid, and the next run finishes the journal. Maintenance windows: --for and
+# --confirm-within revert by themselves on the target (a systemd timer), confirm keeps a change.
+# Needs root; fails, never skips, where the lab cannot run.
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -13,11 +14,29 @@ trap 'lab_down; rm -rf "$tmp"' EXIT
 e2e_require
 e2e_prefix e2etxn
 
-lab_up 1
+lab_up 4
 H=${P}1
 addr=$(addr_of "$H")
 remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
 id_in() { grep -oE 'change set [0-9]{8}T[0-9]{12}Z-[0-9a-f]{6}' <<<"$1" | head -n 1 | cut -d' ' -f3; }
+on() { "$bin" --host "ecs-user@$(addr_of "$1")" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5 "${@:2}"; }
+
+# --- maintenance windows (started first; checked once the rest has taken its time) ---------
+win_pw=$(new_password)
+capture on "${P}2" --for 10s root-login enable --password-stdin <<<"$win_pw"
+check_rc "root-login enable --for 10s" 0
+check_has "... says when the target reverts it" "window: the target reverts this change at" "$OUT"
+win_for=$(id_in "$OUT")
+capture on "${P}3" --confirm-within 10s root-login enable --password-stdin <<<"$win_pw"
+check_rc "root-login enable --confirm-within 10s (never confirmed)" 0
+capture on "${P}4" --confirm-within 10s root-login enable --password-stdin <<<"$win_pw"
+check_rc "root-login enable --confirm-within 10s (confirmed)" 0
+win_confirmed=$(id_in "$OUT")
+check_root_login "within the window root logs in" "$(addr_of "${P}2")" "$win_pw"
+capture on "${P}4" confirm "$win_confirmed"
+check_rc "confirm keeps the change" 0
+check_has "... and stops its timer" "timer sshdctl-window-$win_confirmed.timer is stopped" "$OUT"
+win_started=$(date +%s)
 
 # --- the journal --------------------------------------------------------------------------
 root_pw=$(new_password)
@@ -97,5 +116,17 @@ printf 'kill points exercised: %d\n' "$exercised"
 if ((exercised >= 5)); then ok "$exercised kill points exercised (lock, journal, file, applied, reloaded)"
 else bad "only $exercised kill points exercised"; fi
 check_eq "ecs-user still logs in" ecs-user "$(ssh -F "$LAB_SSH_CONFIG" "$H" id -un 2>&1)"
+
+# --- the windows, later -------------------------------------------------------------------
+sleep $((win_started + 14 - $(date +%s) > 0 ? win_started + 14 - $(date +%s) : 0))
+check_root_refused "after --for 10s, with nothing more done, root is refused again" "$(addr_of "${P}2")" "$win_pw"
+capture on "${P}2" history
+check_has "... history shows the automatic revert" "window revert of $win_for" "$OUT"
+check_has "... and the change set as reverted" "$win_for  reverted by " "$OUT"
+check_eq "... the target's sshd_config says no again" "PermitRootLogin no" "$(hx "${P}2" grep '^PermitRootLogin' /etc/ssh/sshd_config)"
+check_root_refused "--confirm-within 10s without confirm: reverted" "$(addr_of "${P}3")" "$win_pw"
+check_root_login "--confirm-within 10s with confirm: it stays" "$(addr_of "${P}4")" "$win_pw"
+capture on "${P}4" history
+check_has "... history says it was confirmed" "window: confirmed by" "$OUT"
 
 finish

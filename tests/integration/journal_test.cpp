@@ -125,5 +125,16 @@ TEST_F(Journal, AChangeKilledAtAnyStepLeavesOldOrNewAndTheNextRunFinishesTheJour
   std::cout << "kill points exercised: " << exercised << "\n";
 }
 
+TEST_F(Journal, AWindowIsRefusedWhereNoTimerCanKeepItAndNothingChanges) {
+  const auto before = config();
+  const auto r = in_root("--for 2h root-login enable");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("an offline root has no timers"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before);
+  EXPECT_EQ(in_root("--for 2h --confirm-within 1h set UseDNS no").code, 2);
+  EXPECT_EQ(in_root("--for soon set UseDNS no").code, 2);
+  EXPECT_EQ(in_root("confirm 20261125T014700123456Z-3fa9c1").code, 2) << "no such change set";
+}
+
 }  // namespace
 }  // namespace sshdctl::testing

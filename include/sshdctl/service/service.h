@@ -48,6 +48,16 @@ class ServiceManager {
   // and restarts the socket. Nothing when no socket unit is active.
   virtual std::optional<ActionResult> relisten(const std::vector<std::string>& streams,
                                                std::chrono::milliseconds timeout) = 0;
+
+  // Timers (maintenance windows): systemd only.
+  [[nodiscard]] virtual bool can_schedule() const = 0;
+  // Starts the transient NAME.timer that runs `argv` once, as NAME.service, `after` from now.
+  virtual void schedule(const std::string& name, std::chrono::seconds after, const std::vector<std::string>& argv,
+                        const std::string& description) = 0;
+  // Stops NAME.timer; false when there was none.
+  virtual bool cancel(const std::string& name) = 0;
+  // The unit that runs sshd (what a reload reloads).
+  [[nodiscard]] virtual std::string unit() const = 0;
 };
 
 // systemd over the bus at `address`; `host` runs journalctl for failure reports. `unit`

@@ -46,7 +46,8 @@ struct ChangeSet {
   std::string reason;
   std::string reverts;  // the ID this change set reverts, if any
   std::vector<FileRecord> files;
-  std::string state;  // from the state file
+  std::string state;   // from the state file
+  std::string window;  // from the window file: "ends …", "confirmed …" (empty: no window)
 };
 
 // Pure parts (unit-tested).
@@ -67,6 +68,9 @@ class Journal {
   void record(ChangeSet& set, const std::vector<std::optional<std::string>>& before,
               const std::vector<std::optional<std::string>>& after);
   void set_state(const std::string& id, const std::string& state);
+  void set_window(const std::string& id, const std::string& text);
+  // Writes an executable script (0700) into the change set's directory; returns its path.
+  std::string write_script(const std::string& id, const std::string& name, const std::string& body);
   // Change sets a run left unfinished (state prepared or applied), oldest first.
   [[nodiscard]] std::vector<ChangeSet> unfinished();
   // Every change set, oldest first (a damaged one is listed with state "damaged: why").
