@@ -252,6 +252,10 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     set.when = iso_now();
     set.reason = ctx.reason;
     set.reverts = reverts;
+    set.service = !sshd_changed || ctx.target->offline() ? "none"
+                  : !ctx.reload                          ? "none (--no-reload)"
+                  : ctx.unit.empty()                     ? "reload"
+                                                         : "reload " + ctx.unit;
     std::vector<std::optional<std::string>> befores, afters;
     for (const auto& change : changes) {
       txn::FileRecord f;

@@ -182,6 +182,7 @@ Json change_set_json(const txn::ChangeSet& set) {
   j["reverts"] = set.reverts;
   j["state"] = set.state;
   j["window"] = set.window;
+  j["service"] = set.service;
   std::vector<std::string> paths;
   for (const auto& f : set.files) paths.push_back(f.path);
   j["files"] = Json::strings(paths);
@@ -215,6 +216,7 @@ std::string render_text(const ShowChangeReport& r) {
   out += "verb: " + r.set.verb + "\nwhen: " + r.set.when + "\nwho: " + r.set.who + "\n";
   if (!r.set.reason.empty()) out += "reason: " + r.set.reason + "\n";
   if (!r.set.reverts.empty()) out += "reverts: " + r.set.reverts + "\n";
+  if (!r.set.service.empty()) out += "service: " + r.set.service + "\n";
   for (const auto& f : r.files) out += f.diff;
   return out;
 }

@@ -100,6 +100,7 @@ std::string render_manifest(const ChangeSet& set) {
   out += "when " + set.when + "\n";
   if (!set.reason.empty()) out += "reason " + escape(set.reason, false) + "\n";
   if (!set.reverts.empty()) out += "reverts " + set.reverts + "\n";
+  if (!set.service.empty()) out += "service " + escape(set.service, false) + "\n";
   for (std::size_t i = 0; i < set.files.size(); ++i) {
     const auto& f = set.files[i];
     char mode[8];
@@ -138,6 +139,8 @@ ChangeSet parse_manifest(const std::string& text) {
       set.reason = unescape(value);
     } else if (key == "reverts") {
       set.reverts = value;
+    } else if (key == "service") {
+      set.service = unescape(value);
     } else if (key == "file") {
       const auto w = text::split_words(value);
       if (w.size() != 7 || w[0] != std::to_string(set.files.size()))

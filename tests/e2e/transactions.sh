@@ -14,7 +14,7 @@ trap 'lab_down; rm -rf "$tmp"' EXIT
 e2e_require
 e2e_prefix e2etxn
 
-lab_up 4
+lab_up 5
 H=${P}1
 addr=$(addr_of "$H")
 remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
@@ -36,6 +36,10 @@ check_root_login "within the window root logs in" "$(addr_of "${P}2")" "$win_pw"
 capture on "${P}4" confirm "$win_confirmed"
 check_rc "confirm keeps the change" 0
 check_has "... and stops its timer" "timer sshdctl-window-$win_confirmed.timer is stopped" "$OUT"
+capture on "${P}5" --confirm-within 10s root-login enable --password-stdin <<<"$win_pw"
+check_rc "a window on ${P}5" 0
+capture on "${P}5" --for 1h root-login enable --password-stdin <<<"$win_pw"
+check_has "... replaced by a new --for on the same change" "the new window replaces the one change set" "$OUT"
 win_started=$(date +%s)
 
 # --- the journal --------------------------------------------------------------------------
@@ -128,5 +132,6 @@ check_root_refused "--confirm-within 10s without confirm: reverted" "$(addr_of "
 check_root_login "--confirm-within 10s with confirm: it stays" "$(addr_of "${P}4")" "$win_pw"
 capture on "${P}4" history
 check_has "... history says it was confirmed" "window: confirmed by" "$OUT"
+check_root_login "a window replaced by --for 1h has not ended after 10 s" "$(addr_of "${P}5")" "$win_pw"
 
 finish

@@ -16,6 +16,7 @@
 //   when 2026-11-25T01:47:00Z
 //   reason maintenance window
 //   reverts ID            (when the change set is a revert)
+//   service reload ssh.service | none
 //   file N PATH MODE UID GID BEFORE-SHA256|- AFTER-SHA256|-
 // A later version reads version 1 as it is; unknown keys are ignored.
 #pragma once
@@ -45,6 +46,7 @@ struct ChangeSet {
   std::string when;  // ISO 8601 UTC
   std::string reason;
   std::string reverts;  // the ID this change set reverts, if any
+  std::string service;  // what happens to sshd: "reload UNIT", "reload", "none"
   std::vector<FileRecord> files;
   std::string state;   // from the state file
   std::string window;  // from the window file: "ends …", "confirmed …" (empty: no window)
