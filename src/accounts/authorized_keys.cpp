@@ -292,13 +292,7 @@ std::optional<std::time_t> key_expiry(const PublicKey& key) {
   return std::nullopt;
 }
 
-std::string expiry_value(std::time_t when) {
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%SZ", &tm);
-  return buf;
-}
+std::string expiry_value(std::time_t when) { return text::utc(when, "%Y%m%d%H%M%SZ"); }
 
 KeyPair generate_ed25519(const std::string& comment) {
   ssh_key raw = nullptr;

@@ -62,15 +62,6 @@ void kill_point(const char* where) {
 
 namespace {
 
-std::string iso_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // Writes (or removes) one file of a change.
 void apply_file(host::Host& target, const config::FileChange& change) {
   if (change.removes)
@@ -84,14 +75,6 @@ bool is_sshd_file(const config::ConfigTree& tree, const std::string& path) {
   return tree.current().count(path) != 0 || path.rfind("/etc/ssh/", 0) == 0;
 }
 
-std::string in_utc(std::time_t when) {
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // The change set just made reverts itself on the target after ctx.window_s.
 void start_window(Context& ctx, service::ServiceManager& manager, txn::Journal& journal, const txn::ChangeSet& set,
                   ChangeReport& report) {
@@ -99,9 +82,11 @@ void start_window(Context& ctx, service::ServiceManager& manager, txn::Journal& 
   const std::time_t ends = std::time(nullptr) + ctx.window_s;
   manager.schedule(txn::window_unit(set.id), std::chrono::seconds(ctx.window_s), {"/bin/sh", script},
                    "sshdctl: end of the window of change set " + set.id);
-  journal.set_window(set.id, "ends " + in_utc(ends) + " (" + txn::window_unit(set.id) + ".timer)");
+  journal.set_window(set.id,
+                     "ends " + text::utc(ends, "%Y-%m-%dT%H:%M:%SZ") + " (" + txn::window_unit(set.id) + ".timer)");
   report.notes.push_back(config::Note{{report.host, {}, 0},
-                                      "window: the target reverts this change at " + in_utc(ends) +
+                                      "window: the target reverts this change at " +
+                                          text::utc(ends, "%Y-%m-%dT%H:%M:%SZ") +
                                           " by itself, unless 'sshdctl confirm " + set.id + "' keeps it"});
 }
 
@@ -249,7 +234,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     set.id = txn::new_id(std::time(nullptr));
     set.verb = verb;
     set.who = ctx.who;
-    set.when = iso_now();
+    set.when = text::utc(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
     set.reason = ctx.reason;
     set.reverts = reverts;
     set.service = !sshd_changed || ctx.target->offline() ? "none"

@@ -214,4 +214,11 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
   return out;
 }
 
+std::string utc(std::time_t when, const char* format) {
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char buf[64];
+  return std::strftime(buf, sizeof buf, format, &tm) > 0 ? buf : "";
+}
+
 }  // namespace sshdctl::text

@@ -75,10 +75,7 @@ std::string sha256_hex(const std::string& data) {
 }
 
 std::string new_id(std::time_t now) {
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[40];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  const std::string stamp = text::utc(now, "%Y%m%dT%H%M%S");
   // Microseconds keep the IDs of one second in the order they were made.
   const auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -89,7 +86,7 @@ std::string new_id(std::time_t now) {
   if (sodium_init() < 0) throw Error(ErrorKind::kInternal, "libsodium cannot start");
   char random[8];
   std::snprintf(random, sizeof random, "%06x", randombytes_uniform(0x1000000));
-  return std::string(stamp) + fraction + "-" + random;
+  return stamp + fraction + "-" + random;
 }
 
 std::string render_manifest(const ChangeSet& set) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // A unified diff ("--- a/path", "+++ b/path", @@ hunks with 3 lines of context);
 // empty when the texts are equal.
+// `when` in UTC, formatted by strftime(3) `format` (e.g. "%Y-%m-%dT%H:%M:%SZ").
+std::string utc(std::time_t when, const char* format);
+
 std::string unified_diff(std::string_view before, std::string_view after, std::string_view path);
 
 }  // namespace sshdctl::text
