@@ -247,7 +247,8 @@ TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (true) {
     if (target_.make_dir(kLockDir, 0700)) break;  // mkdir is the atomic step
-    const std::string owner = text::trim(target_.read_file(pid_file).value_or(""));
+    const auto held = text::split_words(target_.read_file(pid_file).value_or(""));
+    const std::string owner = held.empty() ? "" : held[0];
     const long pid = std::atol(owner.c_str());
     if (pid == me) break;
     if (pid > 0 && !target_.pid_alive(pid)) {
@@ -258,13 +259,19 @@ TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
     }
     if (std::chrono::steady_clock::now() > deadline)
       throw Error(ErrorKind::kPermission,
-                  "another sshdctl run (pid " + (owner.empty() ? std::string("?") : owner) + " on the target) holds " +
-                      kLockDir + " for over " + std::to_string(timeout_s) +
+                  "another sshdctl run (pid " + (owner.empty() ? std::string("?") : owner) + " on the target" +
+                      (held.size() > 1 ? ", since " + text::utc(std::atol(held[1].c_str()), "%Y-%m-%dT%H:%M:%SZ")
+                                       : std::string()) +
+                      ") holds " + kLockDir + "; waited " + std::to_string(timeout_s) +
                       " s; nothing was done (--lock-timeout waits longer)",
-                  where);
+                  where)
+          .with_detail(
+              "a run whose connection was cut can hold it until TCP gives up on that connection: if so, "
+              "end that process on the target (kill " +
+              (owner.empty() ? std::string("PID") : owner) + ")");
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  target_.write_file_atomic(pid_file, std::to_string(me) + "\n", kPrivate);
+  target_.write_file_atomic(pid_file, std::to_string(me) + " " + std::to_string(std::time(nullptr)) + "\n", kPrivate);
   held_ = true;
 }
 

@@ -69,8 +69,10 @@ rmdir "$disk/run/sshd"
 capture "$bin" --root "$disk" root-login enable
 check_rc "sshdctl --root DISK root-login enable exits 0 (changed)" 0
 check_has "... and says it validated the result with sshd -t" "validated with sshd -t" "$OUT"
-check_eq "... and the only file it wrote on the disk is etc/ssh/sshd_config" \
-    "etc/ssh/sshd_config" "$(cd "$tmp/upper" && find . ! -type d | sed 's|^\./||' | sort)"
+check_eq "... and the only file it wrote on the disk is etc/ssh/sshd_config (besides its journal)" \
+    "etc/ssh/sshd_config" "$(cd "$tmp/upper" && find . ! -type d | sed 's|^\./||' | grep -v '^var/lib/sshdctl/' | sort)"
+check_eq "... the change set is in the disk's own journal, root-only" "700 600" \
+    "$(cd "$tmp/upper/var/lib/sshdctl/changes" && stat -c '%a' ./*/ | head -n 1) $(stat -c '%a' "$tmp"/upper/var/lib/sshdctl/changes/*/manifest | head -n 1)"
 mkdir -p "$disk/run/sshd"
 check_eq "after enable: chroot sshd -T for root: permitrootlogin yes, passwordauthentication yes" \
     "permitrootlogin yes passwordauthentication yes" "$(chroot_eff "$disk" root)"
