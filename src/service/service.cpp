@@ -142,6 +142,7 @@ class SystemdManager : public ServiceManager {
         sdbus::make_struct(std::string("Description"), sdbus::Variant(description)),
         sdbus::make_struct(std::string("OnActiveSec"),
                            sdbus::Variant(static_cast<std::uint64_t>(after.count()) * 1000000U)),
+        sdbus::make_struct(std::string("AccuracyUSec"), sdbus::Variant(static_cast<std::uint64_t>(1000000U))),
         sdbus::make_struct(std::string("RemainAfterElapse"), sdbus::Variant(false))};
     const std::vector<Property> service{
         sdbus::make_struct(std::string("Description"), sdbus::Variant(description)),

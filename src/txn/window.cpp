@@ -34,6 +34,18 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
       "# (the old files come back when it refuses), and a change set of its own in the journal.\n"
       "set -u\n"
       "umask 077\n"
+      // The target's lock, as sshdctl takes it (a dead owner's lock is taken over); an sshdctl
+      // run in progress is waited for, up to ten minutes.
+      "lock=/var/lib/sshdctl/lock\n"
+      "n=0\n"
+      "until mkdir -m 700 \"$lock\" 2>/dev/null; do\n"
+      "  p=$(cut -d' ' -f1 \"$lock/pid\" 2>/dev/null)\n"
+      "  if [ -n \"$p\" ] && ! kill -0 \"$p\" 2>/dev/null; then rm -rf \"$lock\"; continue; fi\n"
+      "  n=$((n + 1)); [ $n -lt 600 ] || { echo 'the target lock stays taken: not reverted'; exit 1; }\n"
+      "  sleep 1\n"
+      "done\n"
+      "echo \"$$ $(date +%s)\" > \"$lock/pid\"\n"
+      "trap 'rm -rf \"$lock\"' EXIT\n"
       "old=" +
       q(dir) +
       "\n"
