@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sshdctl/accounts/authorized_keys.h"
 #include "sshdctl/common/error.h"
 
 namespace sshdctl::accounts {
@@ -25,10 +26,11 @@ constexpr std::size_t kNonceAt = kSaltAt + 16;
 constexpr std::size_t kHeaderBytes = kNonceAt + 24;
 
 const std::string kPassword = "hunter2-correct-horse";
-const std::string kKey =
-    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
-    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
-    "-----END OPENSSH PRIVATE KEY-----\n";
+// A private key made for the run (never a key kept in the repository).
+const std::string& test_key() {
+  static const std::string key = accounts::generate_ed25519("credential-test").private_key;
+  return key;
+}
 
 class TempDir {
  public:
@@ -116,7 +118,7 @@ std::optional<ErrorKind> error_kind(F&& f) {
 void save_sample(const std::string& path, const std::string& passphrase = "open sesame") {
   CredentialStore store(path, passphrase);
   store.put(with_password("web-root", "deploy-operator", kPassword));
-  store.put(with_key("db.backup_1", "postgres", kKey));
+  store.put(with_key("db.backup_1", "postgres", test_key()));
   store.save();
 }
 
@@ -136,7 +138,7 @@ TEST(CredentialStore, KeepsPasswordAndKeyCredentialsAcrossSaveAndReopen) {
   ASSERT_TRUE(db.has_value());
   EXPECT_EQ(db->user, "postgres");
   EXPECT_FALSE(db->password.has_value());
-  EXPECT_EQ(db->private_key, kKey);
+  EXPECT_EQ(db->private_key, test_key());
   EXPECT_FALSE(reopened.find("nope").has_value());
 }
 
@@ -144,11 +146,11 @@ TEST(CredentialStore, PutReplacesTheCredentialWithTheSameName) {
   TempDir dir;
   CredentialStore store(dir.file("credentials"), "open sesame");
   store.put(with_password("web", "alice", "first"));
-  store.put(with_key("web", "bob", kKey));
+  store.put(with_key("web", "bob", test_key()));
   ASSERT_EQ(store.list().size(), 1U);
   EXPECT_EQ(store.list()[0].user, "bob");
   EXPECT_FALSE(store.list()[0].password.has_value()) << "the old secret does not linger";
-  EXPECT_EQ(store.list()[0].private_key, kKey);
+  EXPECT_EQ(store.list()[0].private_key, test_key());
 }
 
 TEST(CredentialStore, RemoveDeletesOnlyTheNamedCredentialAndSaysWhenItWasAbsent) {
@@ -190,7 +192,7 @@ TEST(CredentialStore, FileIsPrivateAndHoldsNoSecretOrUserInPlainText) {
   EXPECT_EQ(mode_of(path), 0600U);
   const auto bytes = read_bytes(path);
   EXPECT_EQ(bytes.find(kPassword), std::string::npos);
-  EXPECT_EQ(bytes.find(kKey), std::string::npos);
+  EXPECT_EQ(bytes.find(test_key()), std::string::npos);
   EXPECT_EQ(bytes.find("OPENSSH PRIVATE KEY"), std::string::npos);
   EXPECT_EQ(bytes.find("deploy-operator"), std::string::npos);
   EXPECT_EQ(bytes.find("web-root"), std::string::npos);
@@ -306,8 +308,8 @@ TEST(CredentialStore, PutRejectsBadNamesUsersAndSecrets) {
       with_password("ok", "u", ""),
       with_key("ok", "u", ""),
       Credential{"ok", "u", std::nullopt, std::nullopt},
-      Credential{"ok", "u", "p", kKey},
-      Credential{"ok", "u", "", kKey},
+      Credential{"ok", "u", "p", test_key()},
+      Credential{"ok", "u", "", test_key()},
   };
   for (const auto& c : bad) {
     EXPECT_EQ(error_kind([&] { store.put(c); }), ErrorKind::kBadInput) << "'" << c.name << "' '" << c.user << "'";
