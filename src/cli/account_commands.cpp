@@ -169,7 +169,9 @@ ChangeReport key_add(Context& ctx, const std::string& user, const PublicKey& key
     const auto files = key_files(*ctx.target, model, a);
     // Checked first: a key in a file sshd ignores is not "already there".
     const std::string file = prepare_key_file(ctx, a, files[0], fix_perms, notes);
-    for (const auto& other : files) {
+    // Already exactly so in another file sshd reads: nothing to do (the first file is the
+    // editor's to judge, below).
+    for (const auto& other : std::vector<std::string>(files.begin() + 1, files.end())) {
       const auto info = ctx.target->stat(other);
       if (!info.exists || info.symlink) continue;
       accounts::AuthorizedKeys present(ctx.target->read_file(other).value_or(""), ctx.lens_dir, other);

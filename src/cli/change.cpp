@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -71,8 +72,9 @@ void apply_file(host::Host& target, const config::FileChange& change) {
 }
 
 // Is `path` part of sshd's configuration (so that sshd -t must see it and sshd be reloaded)?
-bool is_sshd_file(const config::ConfigTree& tree, const std::string& path) {
-  return tree.current().count(path) != 0 || path.rfind("/etc/ssh/", 0) == 0;
+bool is_sshd_file(const config::Model& model, const std::string& path) {
+  return std::find(model.files.begin(), model.files.end(), path) != model.files.end() ||
+         path.rfind("/etc/ssh/", 0) == 0;
 }
 
 // The change set just made reverts itself on the target after ctx.window_s.
@@ -201,7 +203,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   auto candidate = tree.candidate();
   if (more) {
     for (auto& extra : more(tree.model())) {
-      if (is_sshd_file(tree, extra.path)) {
+      if (is_sshd_file(tree.model(), extra.path)) {
         sshd_changed = true;
         if (extra.removes)
           candidate.erase(extra.path);

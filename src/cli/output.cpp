@@ -6,6 +6,18 @@ namespace sshdctl::cli {
 
 namespace {
 
+Json files_json(const std::vector<FileReport>& files) {
+  Json out = Json::array();
+  for (const auto& f : files) {
+    Json fj = Json::object();
+    fj["path"] = f.path;
+    fj["created"] = f.created;
+    fj["diff"] = f.diff;
+    out.push_back(std::move(fj));
+  }
+  return out;
+}
+
 Json notes_json(const std::vector<config::Note>& notes) {
   Json out = Json::array();
   for (const auto& n : notes) {
@@ -43,15 +55,7 @@ Json to_json(const ChangeReport& report) {
   j["verb"] = report.verb;
   j["status"] = report.changed ? "changed" : "unchanged";
   j["dry_run"] = report.dry_run;
-  Json files = Json::array();
-  for (const auto& f : report.files) {
-    Json fj = Json::object();
-    fj["path"] = f.path;
-    fj["created"] = f.created;
-    fj["diff"] = f.diff;
-    files.push_back(std::move(fj));
-  }
-  j["files"] = std::move(files);
+  j["files"] = files_json(report.files);
   j["notes"] = notes_json(report.notes);
   j["checks"] = Json::strings(report.checks);
   j["service"] = report.service;
@@ -224,14 +228,7 @@ std::string render_text(const ShowChangeReport& r) {
 Json to_json(const ShowChangeReport& r) {
   Json j = change_set_json(r.set);
   j["host"] = r.host;
-  Json files = Json::array();
-  for (const auto& f : r.files) {
-    Json fj = Json::object();
-    fj["path"] = f.path;
-    fj["diff"] = f.diff;
-    files.push_back(std::move(fj));
-  }
-  j["diffs"] = std::move(files);
+  j["diffs"] = files_json(r.files);
   return j;
 }
 

@@ -469,6 +469,46 @@ TEST_F(Accounts, PasswdHashesUnlocksAndNeverShowsTheHash) {
   EXPECT_EQ(in_root("passwd alice").code, 2) << "nothing to do";
 }
 
+TEST_F(Accounts, KeyRemoveByFingerprintTakesOnlyThatKey) {
+  fs::create_directories(root_ / "home/alice/.ssh");
+  write(keys(), kEd + "\n" + kEc + "\n");
+  const auto listed = in_root("--json key list alice");
+  const auto at = listed.out.find("\"fingerprint\":\"SHA256:");
+  ASSERT_NE(at, std::string::npos) << listed.out;
+  const auto start = at + std::string("\"fingerprint\":\"").size();
+  const std::string fingerprint = listed.out.substr(start, listed.out.find('"', start) - start);
+  const auto removed = in_root("key remove alice --fingerprint " + quote(fingerprint));
+  ASSERT_EQ(removed.code, 0) << removed.out;
+  EXPECT_EQ(read(keys()), kEc + "\n");
+  EXPECT_EQ(in_root("key remove alice").code, 2) << "which key must be said";
+}
+
+TEST_F(Accounts, CredentialStoreCommandsKeepSecretsAndRefuseAWrongPassphrase) {
+  const std::string store = (tmp_.path / "store/credentials").string();
+  write(tmp_.path / "pass", "store-passphrase\n");
+  write(tmp_.path / "wrong", "not-it\n");
+  write(tmp_.path / "pw", "Stored-pw-9\n");
+  ::chmod((tmp_.path / "pass").c_str(), 0600);
+  const std::string with = "--store " + quote(store) + " --store-pass-file " + quote((tmp_.path / "pass").string());
+  const auto added =
+      sshdctl(with + " credential add web --user deploy --password-file " + quote((tmp_.path / "pw").string()));
+  ASSERT_EQ(added.code, 0) << added.out;
+  EXPECT_EQ(fs::status(store).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(read(store).find("Stored-pw-9"), std::string::npos) << "encrypted at rest";
+  const auto listed = sshdctl(with + " credential list");
+  EXPECT_NE(listed.out.find("web  deploy  password"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("Stored-pw-9"), std::string::npos);
+  const auto bytes = read(store);
+  const auto wrong = sshdctl("--store " + quote(store) + " --store-pass-file " + quote((tmp_.path / "wrong").string()) +
+                             " credential remove web");
+  EXPECT_EQ(wrong.code, 1) << wrong.out;
+  EXPECT_NE(wrong.out.find("wrong passphrase"), std::string::npos) << wrong.out;
+  EXPECT_EQ(read(store), bytes) << "a wrong passphrase changes nothing";
+  EXPECT_EQ(sshdctl(with + " credential remove web").code, 0);
+  EXPECT_EQ(sshdctl(with + " credential remove web").code, 3) << "already gone";
+  EXPECT_EQ(sshdctl(with + " --credential web show UsePAM").code, 2) << "--credential is for --host";
+}
+
 TEST_F(Cli, HelpTeachesTheVerbsAndExitCodes) {
   const auto r = sshdctl("--help");
   EXPECT_EQ(r.code, 0);
