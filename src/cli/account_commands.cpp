@@ -25,12 +25,16 @@ using config::FileChange;
 using config::Model;
 using config::Note;
 
+}  // namespace
+
 host::Account account_or_fail(host::Host& target, const std::string& user) {
   auto account = host::find_account(target, user);
   if (!account)
     throw Error(ErrorKind::kBadInput, "no user '" + user + "' in /etc/passwd", Location{target.name(), {}, 0});
   return *account;
 }
+
+namespace {
 
 // The key files sshd reads for `account`: the effective AuthorizedKeysFile (Match blocks for
 // that user applied), or sshd's default.
@@ -163,45 +167,70 @@ bool KeySelector::matches(const PublicKey& key) const {
   return false;
 }
 
+std::vector<FileChange> key_changes(Context& ctx, const Model& model, const host::Account& a,
+                                    const std::vector<PublicKey>& add, const std::vector<KeySelector>& remove,
+                                    bool fix_perms, std::vector<Note>& notes) {
+  for (const auto& key : add)
+    if (auto problem = accounts::key_problem(key)) throw Error(ErrorKind::kBadInput, *problem);
+  const auto files = key_files(*ctx.target, model, a);
+  // Checked first: a key in a file sshd ignores is not "already there".
+  const std::string first = add.empty() ? std::string() : prepare_key_file(ctx, a, files[0], fix_perms, notes);
+  // A key already exactly so in another file sshd reads needs nothing (the first file is the
+  // editor's to judge).
+  std::vector<PublicKey> missing;
+  for (const auto& key : add) {
+    bool elsewhere = false;
+    for (std::size_t i = 1; i < files.size() && !elsewhere; ++i) {
+      const auto info = ctx.target->stat(files[i]);
+      if (!info.exists || info.symlink) continue;
+      accounts::AuthorizedKeys present(ctx.target->read_file(files[i]).value_or(""), ctx.lens_dir, files[i]);
+      for (const auto& k : present.keys())
+        elsewhere = elsewhere || (k.blob == key.blob && k.options == key.options && k.type == key.type);
+    }
+    if (!elsewhere) missing.push_back(key);
+  }
+  const auto unwanted = [&](const PublicKey& k) {
+    for (const auto& which : remove)
+      if (which.matches(k)) return true;
+    return false;
+  };
+  std::vector<FileChange> changes;
+  for (const auto& file : files) {
+    const bool adds = file == first && !missing.empty();
+    const auto info = ctx.target->stat(file);
+    if (!adds && (remove.empty() || !info.exists)) continue;
+    if (info.symlink)
+      throw Error(ErrorKind::kUnsupported, "is a symbolic link; not followed", Location{ctx.target->name(), file, 0});
+    auto change = edit_key_file(ctx, a, file, [&](accounts::AuthorizedKeys& keys) {
+      bool edited = false;
+      for (const auto& k : keys.keys())
+        if (unwanted(k)) notes.push_back(Note{{ctx.target->name(), file, k.line}, "removed " + describe_key(k)});
+      edited = keys.remove_if(unwanted) > 0;
+      if (adds)
+        for (const auto& key : missing)
+          if (keys.add(key)) {
+            edited = true;
+            notes.push_back(Note{{ctx.target->name(), file, 0},
+                                 "added " + describe_key(key) +
+                                     (key.options.empty() ? "" : " with " + accounts::render_options(key.options))});
+          }
+      return edited;
+    });
+    if (change) changes.push_back(*change);
+  }
+  return changes;
+}
+
 ChangeReport key_add(Context& ctx, const std::string& user, const PublicKey& key, bool fix_perms) {
   if (auto problem = accounts::key_problem(key)) throw Error(ErrorKind::kBadInput, *problem);
   return key_change(ctx, "key add", user, [&](const Model& model, const host::Account& a, std::vector<Note>& notes) {
-    const auto files = key_files(*ctx.target, model, a);
-    // Checked first: a key in a file sshd ignores is not "already there".
-    const std::string file = prepare_key_file(ctx, a, files[0], fix_perms, notes);
-    // Already exactly so in another file sshd reads: nothing to do (the first file is the
-    // editor's to judge, below).
-    for (const auto& other : std::vector<std::string>(files.begin() + 1, files.end())) {
-      const auto info = ctx.target->stat(other);
-      if (!info.exists || info.symlink) continue;
-      accounts::AuthorizedKeys present(ctx.target->read_file(other).value_or(""), ctx.lens_dir, other);
-      for (const auto& k : present.keys())
-        if (k.blob == key.blob && k.options == key.options && k.type == key.type) return std::vector<FileChange>{};
-    }
-    auto change = edit_key_file(ctx, a, file, [&](accounts::AuthorizedKeys& keys) { return keys.add(key); });
-    if (!change) return std::vector<FileChange>{};
-    notes.push_back(Note{
-        {ctx.target->name(), file, 0},
-        "added " + describe_key(key) + (key.options.empty() ? "" : " with " + accounts::render_options(key.options))});
-    return std::vector<FileChange>{*change};
+    return key_changes(ctx, model, a, {key}, {}, fix_perms, notes);
   });
 }
 
 ChangeReport key_remove(Context& ctx, const std::string& user, const KeySelector& which) {
   return key_change(ctx, "key remove", user, [&](const Model& model, const host::Account& a, std::vector<Note>& notes) {
-    std::vector<FileChange> changes;
-    for (const auto& file : key_files(*ctx.target, model, a)) {
-      const auto info = ctx.target->stat(file);
-      if (!info.exists) continue;
-      if (info.symlink)
-        throw Error(ErrorKind::kUnsupported, "is a symbolic link; not followed", Location{ctx.target->name(), file, 0});
-      auto change = edit_key_file(ctx, a, file, [&](accounts::AuthorizedKeys& keys) {
-        for (const auto& k : keys.keys())
-          if (which.matches(k)) notes.push_back(Note{{ctx.target->name(), file, k.line}, "removed " + describe_key(k)});
-        return keys.remove_if([&](const PublicKey& k) { return which.matches(k); }) > 0;
-      });
-      if (change) changes.push_back(*change);
-    }
+    auto changes = key_changes(ctx, model, a, {}, {which}, false, notes);
     if (changes.empty()) notes.push_back(Note{{ctx.target->name(), {}, 0}, "no key matched"});
     return changes;
   });
@@ -285,7 +314,9 @@ ChangeReport passwd(Context& ctx, const std::string& user, const std::optional<s
   std::vector<Note> notes;
   auto report = run_change(
       ctx, "passwd", [](const Model&) { return config::Plan{}; }, nullptr,
-      [&](const Model&) { return shadow_change(*ctx.target, ctx.lens_dir, user, password, unlock, notes); });
+      [&](const Model&) {
+        return shadow_change(*ctx.target, ctx.lens_dir, {{user, password, unlock}}, notes);
+      });
   for (auto& note : notes) report.notes.push_back(note);
   return report;
 }

@@ -46,10 +46,17 @@ std::optional<std::string> run_probes(const Context& ctx);
 // What a reload or restart did, in one line.
 std::string describe(const service::ActionResult& r);
 
-// The change of /etc/shadow that gives `user` the password and/or unlocks the account
-// (nothing when it already is so). Reports show what changed, never a hash.
-std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& lens_dir, const std::string& user,
-                                              const std::optional<std::string>& password, bool unlock,
+struct ShadowRequest {
+  std::string user;
+  std::optional<std::string> password;  // the new password (kept when it already matches)
+  bool unlock = false;                  // remove "!" and an account expiry that has passed
+  bool lock = false;                    // prefix the hash with "!" (as usermod -L)
+};
+
+// The change of /etc/shadow that does what the requests ask (nothing when it already is so).
+// Reports show what changed, never a hash.
+std::vector<config::FileChange> shadow_change(host::Host& target, const std::string& lens_dir,
+                                              const std::vector<ShadowRequest>& requests,
                                               std::vector<config::Note>& notes);
 
 }  // namespace sshdctl::cli

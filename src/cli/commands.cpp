@@ -240,7 +240,7 @@ ChangeReport root_login(Context& ctx, bool enable, bool key_only, const std::opt
   const OptionKey password{config::find_keyword("PasswordAuthentication"), {}};
   std::vector<config::Note> password_notes;
   const MoreChanges more = [&](const Model&) {
-    return new_password ? shadow_change(*ctx.target, ctx.lens_dir, "root", new_password, false, password_notes)
+    return new_password ? shadow_change(*ctx.target, ctx.lens_dir, {{"root", new_password}}, password_notes)
                         : std::vector<config::FileChange>{};
   };
   auto report = run_change(

@@ -9,7 +9,9 @@
 
 #include "sshdctl/accounts/authorized_keys.h"
 #include "sshdctl/common/json.h"
+#include "sshdctl/config/engine.h"
 #include "sshdctl/config/plan.h"
+#include "sshdctl/host/accounts.h"
 #include "sshdctl/host/host.h"
 #include "sshdctl/txn/journal.h"
 
@@ -33,7 +35,8 @@ struct Context {
   std::string who;     // for the journal: operator@machine [via ssh as LOGIN]
   std::string reason;  // --reason
   int lock_timeout_s = 30;
-  long window_s = 0;  // --for / --confirm-within: the change reverts itself after this long
+  long window_s = 0;    // --for / --confirm-within: the change reverts itself after this long
+  std::string rollout;  // the fleet rollout this change belongs to (journal), if any
 };
 
 struct FileReport {
@@ -131,6 +134,15 @@ ChangeReport key_add(Context& ctx, const std::string& user, const accounts::Publ
 ChangeReport key_remove(Context& ctx, const std::string& user, const KeySelector& which);
 ChangeReport key_prune(Context& ctx, const std::string& user);
 KeyListReport key_list(Context& ctx, const std::string& user);
+// The account, or Error(kBadInput) naming the host.
+host::Account account_or_fail(host::Host& target, const std::string& user);
+// The authorized_keys changes that give `a` the keys `add` (in the first file of its effective
+// AuthorizedKeysFile, checked for StrictModes first; repaired with `fix_perms`) and take away
+// every key matching one of `remove` (in every file sshd reads for it).
+std::vector<config::FileChange> key_changes(Context& ctx, const config::Model& model, const host::Account& a,
+                                            const std::vector<accounts::PublicKey>& add,
+                                            const std::vector<KeySelector>& remove, bool fix_perms,
+                                            std::vector<config::Note>& notes);
 // A fresh ed25519 key for `user` that sshd accepts for `ttl_seconds` (expiry-time=).
 TempKey tempkey(Context& ctx, const std::string& user, long ttl_seconds);
 // A new password (hashed as the target's login.defs says) and/or an unlocked account.
@@ -152,6 +164,8 @@ ShowChangeReport show_change(Context& ctx, const std::string& id);
 ChangeReport revert(Context& ctx, const std::optional<std::string>& id, bool force);
 // Keeps change set `id`: its window's timer is stopped.
 ChangeReport confirm(Context& ctx, const std::string& id);
+// The change set of fleet rollout `rollout` on this target (the done one), or nullopt.
+std::optional<std::string> rollout_change(Context& ctx, const std::string& rollout);
 
 struct ServiceReport {
   std::string host;

@@ -11,12 +11,16 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "commands.h"
+#include "fleet.h"
 #include "output.h"
 #include "secrets.h"
 #include "sshdctl/accounts/credentials.h"
+#include "sshdctl/common/text.h"
 #include "sshdctl/config/engine.h"
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
@@ -47,6 +51,10 @@ Examples:
   sshdctl revert --last                      # undo the newest one (itself a change set)
   sshdctl --host ecs-user@web1 --for 2h root-login enable --password-stdin   # reverts itself in 2 h
   sshdctl --host ecs-user@web1 confirm 20261125T014700123456Z-3fa9c1        # ... or not
+  sshdctl -i hosts.ini plan examples/policies/baseline.yml    # per-host diffs of a policy, nothing changed
+  sshdctl -i hosts.ini apply examples/policies/baseline.yml --canary 1 --batch 25% --max-failures 2
+  sshdctl -i hosts.ini --limit 'web:!web3' root-login enable --for 2h     # any verb, on every host
+  sshdctl -i hosts.ini revert --rollout 20261125T030000123456Z-9c01ab    # a whole rollout back
 
 Exit codes:
   0  changed (or a read-only verb succeeded)
@@ -56,6 +64,8 @@ Exit codes:
   4  rejected: sshd -t refused the new configuration; nothing was written
   5  a configuration file could not be parsed (file:line shown); nothing was written
   6  rolled back: after the reload a fresh login failed, so the change was undone
+With -i INVENTORY: 0 every host succeeded, 3 every host already was as asked, 7 some hosts
+failed (every host was tried), 8 aborted (a canary failed or --max-failures was exceeded).
 
 Remote hosts (--host): one SSH connection per run (ssh config, known_hosts checked strictly,
 keys, ssh-agent, or a password from --ask-pass/--pass-stdin/--pass-file/--pass-env, never
@@ -178,18 +188,8 @@ int run_credential(bool add, bool remove, const std::string& name, const std::st
 
 // 90, 90s, 30m, 2h, 1d as seconds.
 long parse_duration(const std::string& text) {
-  std::size_t used = 0;
-  long value = 0;
-  try {
-    value = std::stol(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = used == 0 ? "?" : text.substr(used);
-  const long scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-  if (used == 0 || scale == 0 || value <= 0)
-    throw sshdctl::Error(sshdctl::ErrorKind::kBadInput, "'" + text + "' is not a duration (90s, 30m, 2h, 1d)");
-  return value * scale;
+  if (auto seconds = sshdctl::text::parse_duration(text)) return *seconds;
+  throw sshdctl::Error(sshdctl::ErrorKind::kBadInput, "'" + text + "' is not a duration (90s, 30m, 2h, 1d)");
 }
 
 // tempkey: the key goes to --out (0600, never overwritten) or to a stdout that is not a
@@ -269,7 +269,7 @@ int run_sshdctl(int argc, char** argv) {
                  "Work on a remote host over SSH: [user@]host[:port] or an ssh config alias")
       ->option_text("DEST");
   app.add_option("-F", remote.config_file, "ssh config file (default: ~/.ssh/config)")->option_text("FILE");
-  app.add_option("-i,--identity", remote.identity, "Private key (default: ssh-agent and the default keys)")
+  app.add_option("--identity", remote.identity, "Private key (default: ssh-agent and the default keys)")
       ->option_text("FILE");
   app.add_option("--known-hosts", remote.known_hosts,
                  "known_hosts file (default: from the ssh config, else "
@@ -282,6 +282,30 @@ int run_sshdctl(int argc, char** argv) {
   app.add_option("--connect-timeout", remote.connect_timeout_s, "Seconds to wait for the connection (default 10)");
   app.add_option("--command-timeout", remote.command_timeout_s,
                  "Seconds a command on the remote host may take (default 120)");
+  cli::FleetArgs fleet_args;
+  app.add_option("-i,--inventory", fleet_args.inventory,
+                 "Run on every host of an inventory: an Ansible INI or YAML inventory, a file of host names, "
+                 "or a list 'web1,web2'")
+      ->option_text("INV");
+  app.add_option("--limit", fleet_args.limit,
+                 "With -i: only these hosts (Ansible patterns: web, 'web*', 'web:&prod', 'all:!db', '~regex')")
+      ->option_text("PATTERN");
+  app.add_option("--forks", fleet_args.rollout.forks, "With -i: hosts in flight at once (default 50)")
+      ->check(CLI::Range(1, 1000))
+      ->option_text("N");
+  std::string canary_text, batch_text, max_failures_text;
+  app.add_option("--canary", fleet_args.rollout.canary,
+                 "With -i: change the first N hosts first, and stop if any of them fails")
+      ->check(CLI::NonNegativeNumber)
+      ->option_text("N");
+  app.add_option("--batch", batch_text, "With -i: then N hosts (or N% of them) at a time, batch after batch")
+      ->option_text("N|N%");
+  app.add_option("--max-failures", max_failures_text,
+                 "With -i: start no new host once more than N hosts (or N%) failed (default: try every host)")
+      ->option_text("N|N%");
+  app.add_option("--report", fleet_args.report_file,
+                 "With -i: write a JSON line per host to FILE (status, changed keys, diff, timings, error)")
+      ->option_text("FILE");
   cli::SecretSource login_password;
   app.add_flag("--ask-pass", login_password.ask,
                "Ask for the login password (no echo); it is also given to sudo when sudo needs one");
@@ -465,11 +489,30 @@ int run_sshdctl(int argc, char** argv) {
   auto* show_change =
       app.add_subcommand("show-change", "One change set: who, when, why, and its diffs (secrets masked)");
   show_change->add_option("id", change_id, "The change set ID (see history)")->required()->option_text("ID");
+  std::string policy_file;
+  auto* plan = app.add_subcommand("plan", "What a policy would change on each target (changes nothing)");
+  plan->add_option("policy", policy_file, "The policy (YAML; see examples/policies)")
+      ->required()
+      ->option_text("POLICY");
+  auto* apply = app.add_subcommand("apply", "Make each target as the policy says: one change set per host");
+  apply->add_option("policy", policy_file, "The policy (YAML; see examples/policies)")
+      ->required()
+      ->option_text("POLICY");
+  apply->footer(
+      "\nA policy names effective sshd values (global and per Match block), keys present or absent\n"
+      "per user, and password or lock states; 'window: {for: 2h}' makes each host revert by itself.\n"
+      "Each host is validated (sshd -t), written atomically, reloaded only when sshd's files changed,\n"
+      "and probed with a fresh login (rolled back when that fails). Hosts already as the policy says\n"
+      "are left alone (no write, no reload).\n"
+      "Example: sshdctl -i hosts.ini apply examples/policies/baseline.yml --canary 1 --batch 25% --max-failures 2");
   bool last = false;
   bool force = false;
+  std::string rollout_id;
   auto* revert = app.add_subcommand("revert", "Undo a change set: its files as they were, validated, reloaded, probed");
   revert->add_option("id", change_id, "The change set ID")->option_text("ID");
   revert->add_flag("--last", last, "The newest change set that is done");
+  revert->add_option("--rollout", rollout_id, "With -i: on each host, the change set of this fleet rollout")
+      ->option_text("ID");
   revert->add_flag("--force", force, "Restore even files that were changed since the change");
   revert->footer(
       "\nA revert is a change set of its own (so it can be reverted too). When a file was changed since\n"
@@ -499,12 +542,19 @@ int run_sshdctl(int argc, char** argv) {
 
   try {
     host::FsHost controller("/");
-    std::unique_ptr<host::Host> other;
-    host::Host* target = &controller;
+    const bool fleet = !fleet_args.inventory.empty();
     if (!root.empty() && !remote.destination.empty())
       throw Error(ErrorKind::kBadInput, "--root and --host exclude each other");
-    std::vector<cli::Context::Probe> probes;
-    std::string remote_login;
+    if (fleet && (!root.empty() || !remote.destination.empty()))
+      throw Error(ErrorKind::kBadInput, "-i (an inventory) excludes --host and --root");
+    if (!fleet && (!fleet_args.limit.empty() || !batch_text.empty() || !max_failures_text.empty() ||
+                   fleet_args.rollout.canary > 0 || !fleet_args.report_file.empty()))
+      throw Error(ErrorKind::kBadInput, "--limit, --canary, --batch, --max-failures and --report are for -i INVENTORY");
+    if (!rollout_id.empty() && (!fleet || !change_id.empty() || last))
+      throw Error(ErrorKind::kBadInput, "revert --rollout ID needs -i INVENTORY, and no other change set");
+    if (!batch_text.empty()) fleet_args.rollout.batch = fleet::Amount::parse(batch_text, "--batch");
+    if (!max_failures_text.empty())
+      fleet_args.rollout.max_failures = fleet::Amount::parse(max_failures_text, "--max-failures");
     if ((login_password.from_stdin ? 1 : 0) + (root_password.from_stdin ? 1 : 0) + (new_password.from_stdin ? 1 : 0) +
             (credential_password.from_stdin ? 1 : 0) + (pubkey_source == "-" ? 1 : 0) >
         1)
@@ -516,119 +566,156 @@ int run_sshdctl(int argc, char** argv) {
     if (credential->parsed())
       return run_credential(credential_add->parsed(), credential_remove->parsed(), credential_name, credential_user,
                             credential_key, credential_password, store_passphrase, store_path, json);
+    if (fleet && tempkey->parsed())
+      throw Error(ErrorKind::kBadInput, "tempkey makes one key for one host: use --host, not -i");
     if (!credential_name.empty()) {
-      if (remote.destination.empty()) throw Error(ErrorKind::kBadInput, "--credential is for --host");
+      if (remote.destination.empty() && !fleet) throw Error(ErrorKind::kBadInput, "--credential is for --host or -i");
       use_credential(remote, credential_name, store_passphrase, store_path);
     }
-    if (!remote.destination.empty()) {
-      remote.password = cli::read_secret(login_password, "login password");
-      remote.ask_passphrase = [](const std::string& prompt) { return cli::ask_on_tty(prompt); };
-      auto ssh = std::make_unique<host::SshHost>(remote);
-      spdlog::info("{}: logged in as {} with {}", ssh->name(), ssh->login_user(),
-                   host::auth_methods_text(ssh->auth_method()));
-      // Safety invariant 4: after a reload, the way in that was used must still work.
-      host::SshTarget again = remote;
-      again.methods = ssh->auth_method();
-      probes.push_back({ssh->login_user() + " with " + host::auth_methods_text(again.methods),
-                        [again] { return host::probe_login(again); }});
-      if (new_root_password) {
-        // The credential the operator will need next: root with the new password.
-        host::SshTarget as_root = remote;
-        const auto at = remote.destination.rfind('@');
-        as_root.destination =
-            "root@" + (at == std::string::npos ? remote.destination : remote.destination.substr(at + 1));
-        as_root.identity.clear();
-        as_root.password = new_root_password;
-        as_root.methods = host::kAuthPassword | host::kAuthKbdInteractive;
-        probes.push_back({"root with the new password", [as_root] { return host::probe_login(as_root); }});
+    const bool remote_login = !remote.destination.empty() || fleet;
+    if (!remote_login && (login_password.given() || !remote.jump.empty()))
+      throw Error(ErrorKind::kBadInput, "login passwords and --jump are for --host or -i");
+    if (remote_login) {
+      if (login_password.given()) remote.password = cli::read_secret(login_password, "login password");
+      remote.ask_passphrase = [](const std::string& prompt) {
+        static std::mutex asking;  // hosts log in concurrently with -i: one question at a time
+        const std::lock_guard lock(asking);
+        return cli::ask_on_tty(prompt);
+      };
+    }
+
+    // What every verb needs, read once (stdin and files) before any host is touched.
+    std::optional<fleet::Policy> policy;
+    std::map<std::string, std::string> policy_passwords;
+    if (plan->parsed() || apply->parsed()) {
+      policy = fleet::load_policy(policy_file);
+      policy_passwords = cli::policy_passwords(*policy);
+      if (plan->parsed()) dry_run = true;
+    }
+    std::optional<accounts::PublicKey> pubkey;
+    if (key_add->parsed()) {
+      pubkey = accounts::parse_public_key(read_public_key(pubkey_source));
+      if (!key_options.empty()) {
+        auto extra = accounts::parse_options(key_options);
+        pubkey->options.insert(pubkey->options.end(), extra.begin(), extra.end());
       }
-      remote_login = ssh->login_user();
-      other = std::move(ssh);
+    }
+    if (key_remove->parsed()) {
+      if (!pubkey_source.empty()) selector.blob = accounts::parse_public_key(read_public_key(pubkey_source)).blob;
+      if (!selector.blob && !selector.fingerprint && !selector.comment)
+        throw Error(ErrorKind::kBadInput, "say which key: --pubkey, --fingerprint or --comment");
+    }
+    if (revert->parsed() && rollout_id.empty() && change_id.empty() == !last)
+      throw Error(ErrorKind::kBadInput, "say which change set: an ID, --last, or --rollout ID with -i");
+    const auto new_account_password =
+        passwd->parsed() ? cli::read_secret(new_password, "new password") : std::optional<std::string>();
+    if (!window_for.empty() && !confirm_within.empty())
+      throw Error(ErrorKind::kBadInput, "--for and --confirm-within exclude each other");
+
+    cli::Context base;
+    base.controller = &controller;
+    base.lens_dir = lens_dir.empty() ? config::default_lens_dir() : lens_dir;
+    base.dry_run = dry_run;
+    base.reload = !no_reload;
+    base.unit = unit;
+    base.window_s =
+        window_for.empty() ? (confirm_within.empty() ? 0 : parse_duration(confirm_within)) : parse_duration(window_for);
+    if (base.window_s == 0 && policy) base.window_s = policy->window_s;
+    base.reason = reason;
+    base.lock_timeout_s = lock_timeout;
+    base.who = operator_name();
+    if (no_reload && !dry_run) spdlog::warn("--no-reload: the running sshd keeps its old settings until reloaded");
+    const bool read_only =
+        show->parsed() || service->parsed() || history->parsed() || show_change->parsed() || key_list->parsed();
+    if (no_probe && remote_login && !read_only)
+      spdlog::warn("--no-probe: no fresh login is tried after the reload; a change that locks you out stays");
+
+    // The verb, on one target.
+    const auto verb = [&](cli::Context& ctx) -> cli::Outcome {
+      cli::Outcome out;
+      const auto done = [&](auto report, int code) {
+        out.json = cli::to_json(report);
+        out.text = cli::render_text(report);
+        out.code = code;
+        return out;
+      };
+      if (service->parsed()) return done(cli::service(ctx, service_action), exit_code::kChanged);
+      if (history->parsed()) return done(cli::history(ctx), exit_code::kChanged);
+      if (show_change->parsed()) return done(cli::show_change(ctx, change_id), exit_code::kChanged);
+      if (key_list->parsed()) return done(cli::key_list(ctx, account_user), exit_code::kChanged);
+      if (show->parsed()) {
+        const auto report = cli::show(ctx, show_keys, conn, compare);
+        return done(report, report.mismatches > 0 ? exit_code::kFailed : exit_code::kChanged);
+      }
+      cli::ChangeReport report;
+      if (set->parsed()) {
+        report = cli::set(ctx, key, values, match);
+      } else if (unset->parsed()) {
+        report = cli::unset(ctx, key, unset_names, match);
+      } else if (enable->parsed()) {
+        report = cli::root_login(ctx, true, key_only, new_root_password);
+      } else if (disable->parsed()) {
+        report = cli::root_login(ctx, false, false, std::nullopt);
+      } else if (key_add->parsed()) {
+        report = cli::key_add(ctx, account_user, *pubkey, fix_perms);
+      } else if (key_remove->parsed()) {
+        report = cli::key_remove(ctx, account_user, selector);
+      } else if (key_prune->parsed()) {
+        report = cli::key_prune(ctx, account_user);
+      } else if (confirm->parsed()) {
+        report = cli::confirm(ctx, change_id_for_confirm);
+      } else if (revert->parsed()) {
+        std::optional<std::string> id = last ? std::nullopt : std::optional<std::string>(change_id);
+        if (!rollout_id.empty()) {
+          id = cli::rollout_change(ctx, rollout_id);
+          if (!id) {
+            report.host = ctx.target->name();
+            report.verb = "revert";
+            report.notes.push_back({{report.host, {}, 0}, "no change set of rollout " + rollout_id + " is done here"});
+          }
+        }
+        if (rollout_id.empty() || id) report = cli::revert(ctx, id, force);
+      } else if (passwd->parsed()) {
+        report = cli::passwd(ctx, account_user, new_account_password, unlock);
+      } else if (policy) {
+        report = cli::apply_policy(ctx, *policy, policy_passwords);
+      }
+      done(report, report.changed ? exit_code::kChanged : exit_code::kUnchanged);
+      out.change = std::move(report);
+      return out;
+    };
+
+    if (fleet) {
+      fleet_args.json = json;
+      fleet_args.mutating = !read_only;
+      fleet_args.probe = !no_probe;
+      std::vector<std::string> words;
+      for (const auto* sub : app.get_subcommands()) words.push_back(sub->get_name());
+      fleet_args.verb_name = sshdctl::text::join(words, " ") + (policy ? " " + policy_file : "");
+      return cli::run_fleet(fleet_args, remote, base, new_root_password,
+                            [&](cli::Context& ctx, const fleet::InventoryHost&) { return verb(ctx); });
+    }
+
+    std::unique_ptr<host::Host> other;
+    host::Host* target = &controller;
+    std::vector<cli::Context::Probe> probes;
+    if (!remote.destination.empty()) {
+      auto connected = cli::connect_remote(remote, new_root_password);
+      probes = std::move(connected.probes);
+      base.who += " via ssh as " + connected.host->login_user();
+      other = std::move(connected.host);
       target = other.get();
-    } else if (login_password.given() || !remote.jump.empty()) {
-      throw Error(ErrorKind::kBadInput, "login passwords and --jump are for --host");
     } else if (!root.empty()) {
       other = std::make_unique<host::FsHost>(root);
       target = other.get();
     }
     host::DryRunHost dry(*target);
-    cli::Context ctx;
+    cli::Context ctx = base;
     ctx.target = dry_run ? static_cast<host::Host*>(&dry) : target;
-    ctx.controller = &controller;
-    ctx.lens_dir = lens_dir.empty() ? config::default_lens_dir() : lens_dir;
-    ctx.dry_run = dry_run;
-    ctx.reload = !no_reload;
-    ctx.unit = unit;
-    if (no_reload && !dry_run) spdlog::warn("--no-reload: the running sshd keeps its old settings until reloaded");
-    if (no_probe && !probes.empty() && !show->parsed())
-      spdlog::warn("--no-probe: no fresh login is tried after the reload; a change that locks you out stays");
-    else
-      ctx.probes = std::move(probes);
-
-    if (service->parsed()) {
-      const auto report = cli::service(ctx, service_action);
-      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
-    }
-
-    if (!window_for.empty() && !confirm_within.empty())
-      throw Error(ErrorKind::kBadInput, "--for and --confirm-within exclude each other");
-    ctx.window_s =
-        window_for.empty() ? (confirm_within.empty() ? 0 : parse_duration(confirm_within)) : parse_duration(window_for);
-    ctx.reason = reason;
-    ctx.lock_timeout_s = lock_timeout;
-    ctx.who = operator_name() + (remote.destination.empty() ? "" : " via ssh as " + remote_login);
-    if (history->parsed()) {
-      const auto report = cli::history(ctx);
-      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
-    }
-    if (show_change->parsed()) {
-      const auto report = cli::show_change(ctx, change_id);
-      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
-    }
-    if (key_list->parsed()) {
-      const auto report = cli::key_list(ctx, account_user);
-      return print_result(json, cli::to_json(report), cli::render_text(report), exit_code::kChanged);
-    }
+    if (!no_probe) ctx.probes = std::move(probes);
     if (tempkey->parsed()) return run_tempkey(ctx, account_user, ttl_text, tempkey_out, json);
-
-    if (show->parsed()) {
-      const auto report = cli::show(ctx, show_keys, conn, compare);
-      return print_result(json, cli::to_json(report), cli::render_text(report),
-                          report.mismatches > 0 ? exit_code::kFailed : exit_code::kChanged);
-    }
-    cli::ChangeReport report;
-    if (set->parsed()) {
-      report = cli::set(ctx, key, values, match);
-    } else if (unset->parsed()) {
-      report = cli::unset(ctx, key, unset_names, match);
-    } else if (enable->parsed()) {
-      report = cli::root_login(ctx, true, key_only, new_root_password);
-    } else if (disable->parsed()) {
-      report = cli::root_login(ctx, false, false, std::nullopt);
-    } else if (key_add->parsed()) {
-      auto pubkey = accounts::parse_public_key(read_public_key(pubkey_source));
-      if (!key_options.empty()) {
-        auto extra = accounts::parse_options(key_options);
-        pubkey.options.insert(pubkey.options.end(), extra.begin(), extra.end());
-      }
-      report = cli::key_add(ctx, account_user, pubkey, fix_perms);
-    } else if (key_remove->parsed()) {
-      if (!pubkey_source.empty()) selector.blob = accounts::parse_public_key(read_public_key(pubkey_source)).blob;
-      if (!selector.blob && !selector.fingerprint && !selector.comment)
-        throw Error(ErrorKind::kBadInput, "say which key: --pubkey, --fingerprint or --comment");
-      report = cli::key_remove(ctx, account_user, selector);
-    } else if (key_prune->parsed()) {
-      report = cli::key_prune(ctx, account_user);
-    } else if (confirm->parsed()) {
-      report = cli::confirm(ctx, change_id_for_confirm);
-    } else if (revert->parsed()) {
-      if (change_id.empty() == !last) throw Error(ErrorKind::kBadInput, "say which change set: an ID, or --last");
-      report = cli::revert(ctx, last ? std::nullopt : std::optional<std::string>(change_id), force);
-    } else if (passwd->parsed()) {
-      report = cli::passwd(ctx, account_user, cli::read_secret(new_password, "new password"), unlock);
-    }
-    return print_result(json, cli::to_json(report), cli::render_text(report),
-                        report.changed ? exit_code::kChanged : exit_code::kUnchanged);
+    const auto out = verb(ctx);
+    return print_result(json, out.json, out.text, out.code);
   } catch (const Error& e) {
     if (json) std::cout << cli::to_json(e).dump() << "\n";
     std::cerr << cli::render_text(e);

@@ -136,4 +136,11 @@ ChangeReport confirm(Context& ctx, const std::string& id) {
   return report;
 }
 
+std::optional<std::string> rollout_change(Context& ctx, const std::string& rollout) {
+  std::optional<std::string> found;
+  for (const auto& set : txn::Journal(*ctx.target).list())
+    if (set.rollout == rollout && set.state == "done") found = set.id;
+  return found;
+}
+
 }  // namespace sshdctl::cli

@@ -221,4 +221,15 @@ std::string utc(std::time_t when, const char* format) {
   return std::strftime(buf, sizeof buf, format, &tm) > 0 ? buf : "";
 }
 
+std::optional<long> parse_duration(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) ++digits;
+  if (digits == 0 || digits > 9) return std::nullopt;
+  const long value = std::stol(std::string(text.substr(0, digits)));
+  const std::string_view unit = text.substr(digits);
+  const long scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (scale == 0 || value <= 0) return std::nullopt;
+  return value * scale;
+}
+
 }  // namespace sshdctl::text

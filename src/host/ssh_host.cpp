@@ -4,6 +4,7 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -617,6 +618,7 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
   const std::string request =
       std::to_string(program.size()) + " " + std::to_string(input.size()) + "\n" + program + input;
   ++round_trips_;
+  const auto started = Clock::now();
   s.write(s.shell.get(), request.data(), request.size());
 
   const auto deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
@@ -649,6 +651,13 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
   result.out = s.shell_out.substr(header_end + 1, out_size);
   result.err = s.shell_out.substr(header_end + 1 + out_size, err_size);
   s.shell_out.erase(0, header_end + 1 + out_size + err_size);
+  if (spdlog::should_log(spdlog::level::debug)) {
+    const auto first = body.find_first_not_of(" \n");
+    const auto line = body.substr(first == std::string::npos ? 0 : first, 60);
+    spdlog::debug("{}: command {} ({} ms): {}", name_, round_trips_,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(),
+                  line.substr(0, line.find('\n')));
+  }
   return result;
 }
 

@@ -97,6 +97,7 @@ std::string render_manifest(const ChangeSet& set) {
   out += "when " + set.when + "\n";
   if (!set.reason.empty()) out += "reason " + escape(set.reason, false) + "\n";
   if (!set.reverts.empty()) out += "reverts " + set.reverts + "\n";
+  if (!set.rollout.empty()) out += "rollout " + set.rollout + "\n";
   if (!set.service.empty()) out += "service " + escape(set.service, false) + "\n";
   for (std::size_t i = 0; i < set.files.size(); ++i) {
     const auto& f = set.files[i];
@@ -136,6 +137,8 @@ ChangeSet parse_manifest(const std::string& text) {
       set.reason = unescape(value);
     } else if (key == "reverts") {
       set.reverts = value;
+    } else if (key == "rollout") {
+      set.rollout = value;
     } else if (key == "service") {
       set.service = unescape(value);
     } else if (key == "file") {

@@ -16,7 +16,7 @@ e2e_prefix e2eacct
 lab_up 1
 H=${P}1
 addr=$(addr_of "$H")
-remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
+remote=("$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
 hx "$H" useradd -m -s /bin/bash alice
 # key_login KEY: alice logs in with KEY only (system ssh); prints the user name
 key_login() {

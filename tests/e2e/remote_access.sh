@@ -24,7 +24,7 @@ H=${P}1
 addr=$(addr_of "$H")
 H2=${P}2
 addr2=$(addr_of "$H2")
-keyed=("$bin" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 3)
+keyed=("$bin" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 3)
 remote=("${keyed[@]}" --host "ecs-user@$addr")
 
 expect "show over SSH names the file:line that decides" 0 "PermitRootLogin no +# /etc/ssh/sshd_config:33" \
@@ -36,9 +36,9 @@ expect "an ssh config alias works (-F)" 0 "PasswordAuthentication no" \
 
 : >"$tmp/empty_known_hosts"
 expect "an unknown host key is refused, with its fingerprint" 1 "unknown host key SHA256:" \
-    "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/empty_known_hosts" show UsePAM
+    "$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$tmp/empty_known_hosts" show UsePAM
 expect "--accept-new records an unknown host" 0 "UsePAM yes" \
-    "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/empty_known_hosts" --accept-new show UsePAM
+    "$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$tmp/empty_known_hosts" --accept-new show UsePAM
 if grep -q "$addr" "$tmp/empty_known_hosts"; then ok "... into the known_hosts file"; else bad "... into the known_hosts file"; fi
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/other" </dev/null
 : >"$tmp/changed_known_hosts"
@@ -47,11 +47,11 @@ for t in ed25519 ecdsa rsa; do  # a wrong key of every type, whichever the serve
     printf '%s %s\n' "$addr" "$(cut -d' ' -f1,2 "$tmp/wrong_$t.pub")" >>"$tmp/changed_known_hosts"
 done
 expect "a changed host key is a hard stop, showing both fingerprints" 1 "HOST KEY CHANGED: .* records .*SHA256:.*offers SHA256:" \
-    "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$tmp/changed_known_hosts" --accept-new show UsePAM
+    "$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$tmp/changed_known_hosts" --accept-new show UsePAM
 expect "a wrong key fails and lists the methods the server offers" 1 "authentication failed for user ecs-user; the server offers: publickey" \
-    "$bin" --host "ecs-user@$addr" -i "$tmp/other" --known-hosts "$LAB_KNOWN_HOSTS" show UsePAM
+    "$bin" --host "ecs-user@$addr" --identity "$tmp/other" --known-hosts "$LAB_KNOWN_HOSTS" show UsePAM
 expect "an address where no host is: unreachable or timed out" 1 "host unreachable|timed out after 2 s" \
-    "$bin" --host "ecs-user@${addr%.*}.250" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 2 show UsePAM
+    "$bin" --host "ecs-user@${addr%.*}.250" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 2 show UsePAM
 expect "a port where nothing listens: refused" 1 "connection refused: nothing listens on port 2201" \
     "${keyed[@]}" --host "ecs-user@$addr:2201" show UsePAM
 expect "a name that does not resolve: DNS" 1 "cannot resolve the host name 'no-such-host.invalid' \(DNS\)" \
@@ -62,7 +62,7 @@ s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((\"0.0.0.0\", 2200)); s.listen(8); time.sleep(120)" >/dev/null 2>&1 &'
 sleep 0.5
 expect "a listener that never answers: timed out" 1 "connection timed out after 2 s" \
-    "$bin" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --host "ecs-user@$addr:2200" --connect-timeout 2 show UsePAM
+    "$bin" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --host "ecs-user@$addr:2200" --connect-timeout 2 show UsePAM
 
 # --- passwords, keyboard-interactive, encrypted keys, a jump host -------------------------
 login_pw='ecs-Login-2718'
@@ -100,7 +100,7 @@ if [[ $out == *"UsePAM yes"* && $out == *[Pp]"assphrase"* ]]; then ok "an encryp
 else bad "an encrypted key: the passphrase is asked on the terminal" "$out"; fi
 if [[ $out != *"pp-Secret-55"* ]]; then ok "... without echo"; else bad "... without echo" "$out"; fi
 expect "an encrypted key with no terminal to ask on: a clear error" 2 "it is encrypted and no passphrase can be asked" \
-    setsid env -u SSH_AUTH_SOCK HOME="$tmp/home" "$bin" --host "ecs-user@$addr" -i "$tmp/enc" --known-hosts "$LAB_KNOWN_HOSTS" show UsePAM
+    setsid env -u SSH_AUTH_SOCK HOME="$tmp/home" "$bin" --host "ecs-user@$addr" --identity "$tmp/enc" --known-hosts "$LAB_KNOWN_HOSTS" show UsePAM
 
 expect "through a jump host (-J)" 0 "UsePAM yes" \
     "${keyed[@]}" --host "ecs-user@$addr2" -J "ecs-user@$addr" show UsePAM

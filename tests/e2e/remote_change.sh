@@ -15,7 +15,7 @@ e2e_prefix e2echg
 lab_up 1
 H=${P}1
 addr=$(addr_of "$H")
-remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
+remote=("$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
 conf_hash() { hx "$H" sha256sum /etc/ssh/sshd_config /etc/shadow; }
 # root_ssh PASSWORD: a password login as root with the system ssh, independent of sshdctl
 root_ssh() {

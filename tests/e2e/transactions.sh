@@ -17,9 +17,9 @@ e2e_prefix e2etxn
 lab_up 5
 H=${P}1
 addr=$(addr_of "$H")
-remote=("$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
+remote=("$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
 id_in() { grep -oE 'change set [0-9]{8}T[0-9]{12}Z-[0-9a-f]{6}' <<<"$1" | head -n 1 | cut -d' ' -f3; }
-on() { "$bin" --host "ecs-user@$(addr_of "$1")" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5 "${@:2}"; }
+on() { "$bin" --host "ecs-user@$(addr_of "$1")" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5 "${@:2}"; }
 
 # --- maintenance windows (started first; checked once the rest has taken its time) ---------
 win_pw=$(new_password)

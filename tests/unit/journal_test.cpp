@@ -17,6 +17,7 @@ ChangeSet sample() {
   set.when = "2026-11-25T01:47:00Z";
   set.reason = "ticket 42:\nline two, 100% sure";
   set.reverts = "20261124T000000Z-000001";
+  set.rollout = "20261125T014600Z-00aa11";
   set.service = "reload ssh.service";
   FileRecord changed{"/etc/ssh/sshd_config", {true, true, false, 0644, 0, 0}, sha256_hex("old"), sha256_hex("new")};
   FileRecord created{
@@ -35,6 +36,7 @@ TEST(JournalManifest, RoundTripsEveryFieldIncludingOddCharacters) {
   EXPECT_EQ(back.who, sample().who);
   EXPECT_EQ(back.reason, sample().reason);
   EXPECT_EQ(back.reverts, sample().reverts);
+  EXPECT_EQ(back.rollout, sample().rollout);
   EXPECT_EQ(back.service, "reload ssh.service");
   ASSERT_EQ(back.files.size(), 2U);
   EXPECT_EQ(back.files[1].path, "/etc/ssh/sshd_config.d/my file.conf");

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,5 +37,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::string utc(std::time_t when, const char* format);
 
 std::string unified_diff(std::string_view before, std::string_view after, std::string_view path);
+
+// "90", "90s", "30m", "2h", "1d" as a positive number of seconds; nullopt when malformed.
+std::optional<long> parse_duration(std::string_view text);
 
 }  // namespace sshdctl::text

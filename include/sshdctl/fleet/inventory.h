@@ -10,21 +10,21 @@
 namespace sshdctl::fleet {
 
 struct InventoryHost {
-  std::string name;                           // the inventory name (also the ssh config alias)
-  std::string address;                        // ansible_host, else the name
-  std::optional<int> port;                    // ansible_port
-  std::string user;                           // ansible_user ("" = ssh config / local user)
-  std::string identity;                       // ansible_ssh_private_key_file ("~/" expanded)
-  std::optional<bool> become;                 // ansible_become (true/false/yes/no/1/0)
-  std::vector<std::string> groups;            // every group it is in, parents included, by name; "all" last
-  std::map<std::string, std::string> vars;    // merged: host > child group > parent group > all (see below)
-  std::string source;                         // "FILE:LINE" where the host first appears
+  std::string name;                         // the inventory name (also the ssh config alias)
+  std::string address;                      // ansible_host, else the name
+  std::optional<int> port;                  // ansible_port
+  std::string user;                         // ansible_user ("" = ssh config / local user)
+  std::string identity;                     // ansible_ssh_private_key_file ("~/" expanded)
+  std::optional<bool> become;               // ansible_become (true/false/yes/no/1/0)
+  std::vector<std::string> groups;          // every group it is in, parents included, by name; "all" last
+  std::map<std::string, std::string> vars;  // merged: host > child group > parent group > all (see below)
+  std::string source;                       // "FILE:LINE" where the host first appears
 };
 
 struct Inventory {
-  std::string source;                                        // the file (or "command line")
-  std::vector<InventoryHost> hosts;                          // in order of first appearance
-  std::map<std::string, std::vector<std::string>> groups;    // group → host names (children included)
+  std::string source;                                      // the file (or "command line")
+  std::vector<InventoryHost> hosts;                        // in order of first appearance
+  std::map<std::string, std::vector<std::string>> groups;  // group → host names (children included)
 };
 
 // As in Ansible, every group is in "all", and a host that no group but "all" holds is in

@@ -46,6 +46,7 @@ struct ChangeSet {
   std::string when;  // ISO 8601 UTC
   std::string reason;
   std::string reverts;  // the ID this change set reverts, if any
+  std::string rollout;  // the fleet rollout it belongs to, if any
   std::string service;  // what happens to sshd: "reload UNIT", "reload", "none"
   std::vector<FileRecord> files;
   std::string state;   // from the state file

@@ -1,0 +1,73 @@
+// A policy: the sshd settings, keys and password states a fleet should have, in YAML.
+//
+//   description: what this policy is for
+//   sshd:                              # effective global values
+//     PermitRootLogin: "no"
+//     Ciphers: [chacha20-poly1305@openssh.com, aes256-gcm@openssh.com]   # a list
+//   match:                             # values inside Match blocks (created when missing)
+//     - condition: User backup
+//       sshd: {PasswordAuthentication: "no"}
+//   users:
+//     alice:
+//       keys:
+//         present: ["ssh-ed25519 AAAA… alice@laptop", {file: keys/alice.pub}]
+//         absent: [{fingerprint: "SHA256:…"}, {comment: old-laptop}]
+//       password: {env: ALICE_PASSWORD}    # or {file: PATH}; never the password itself
+//       locked: false                      # true: locked (!), false: unlocked
+//   window: {for: 2h}                  # the change reverts itself on each host after 2 h
+//
+// Every error names POLICY:LINE.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sshdctl/config/resolve.h"
+
+namespace sshdctl::fleet {
+
+struct PolicySetting {
+  config::OptionKey key;
+  std::vector<std::string> values;  // value words, as `sshdctl set KEY VALUE...` takes them
+  int line = 0;
+};
+
+struct PolicyMatch {
+  std::string condition;  // "User backup"
+  std::vector<PolicySetting> settings;
+  int line = 0;
+};
+
+struct PolicyKeySelector {
+  std::optional<std::string> blob, fingerprint, comment;
+  int line = 0;
+};
+
+struct PolicyUser {
+  std::string name;
+  std::vector<std::string> keys_present;  // public key lines
+  std::vector<PolicyKeySelector> keys_absent;
+  std::optional<std::string> password_env, password_file;  // where the password comes from
+  std::optional<bool> locked;
+  int line = 0;
+};
+
+struct Policy {
+  std::string source;  // the file
+  std::string description;
+  std::vector<PolicySetting> sshd;
+  std::vector<PolicyMatch> matches;
+  std::vector<PolicyUser> users;
+  long window_s = 0;
+  // "POLICY:LINE" for messages about a part of the policy.
+  [[nodiscard]] std::string at(int line) const { return source + ":" + std::to_string(line); }
+};
+
+// Reads and checks a policy: keywords known to sshd, values valid for them, Match-allowed
+// keywords inside `match`, well-formed keys (relative key files are read from the policy's
+// directory). Throws Error(kBadInput) naming POLICY:LINE.
+Policy load_policy(const std::string& path);
+Policy parse_policy(const std::string& text, const std::string& source, const std::string& base_dir);
+
+}  // namespace sshdctl::fleet
