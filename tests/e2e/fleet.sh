@@ -69,7 +69,7 @@ done
 check_eq "... every host's journal has its change set of the rollout" "$N" \
     "$(for h in "${hosts[@]}"; do hx "$h" sh -c "grep -l '^rollout $rollout\$' /var/lib/sshdctl/changes/*/manifest"; done | wc -l)"
 check_eq "... --report has a JSON line per host" "$N" "$(grep -c '"status":"changed"' "$tmp/report.jsonl")"
-check_has "... with the keys it changed" '"changed_keys":["PermitRootLogin"' "$(head -n 1 "$tmp/report.jsonl")"
+check_has "... with the keys it changed" '"MaxAuthTries","LoginGraceTime"' "$(head -n 1 "$tmp/report.jsonl")"
 after=$(all_sums)
 markers_after=$(all_markers)
 [[ $markers != "$markers_after" ]] && ok "... sshd was reloaded" || bad "... sshd was reloaded" "$markers_after"
@@ -113,16 +113,18 @@ check_eq "... hosts after it untouched" "permitrootlogin no passwordauthenticati
 capture "${fleet[@]}" --max-failures 3 set PermitRootLogin prohibit-password
 check_rc "--max-failures 3: every host tried, some failed (exit 7)" 7
 check_has "... the 7 others changed or were already so" "6 changed, 1 unchanged, 3 failed, 0 not started" "$OUT"
-check_eq "... a good host has the value" "permitrootlogin prohibit-password passwordauthentication no" \
+check_eq "... a good host has the value" "permitrootlogin without-password passwordauthentication no" \
     "$(eff "${P}9" ecs-user 192.0.2.1)"
 for h in "${P}2" "${P}3" "${P}4"; do mend_host "$h"; done
 
 # --- an unreachable host and a changed host key fail alone ---------------------------------
 cp "$tmp/hosts.ini" "$tmp/more.ini"
 sed -i "s/^\[db\]$/[db]\ngone ansible_host=${LAB_SUBNET%.*}.250/" "$tmp/more.ini"
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/otherkey"
-grep -v "^$(addr_of "${P}5") " "$LAB_KNOWN_HOSTS" >"$tmp/known_hosts"
-printf '%s %s\n' "$(addr_of "${P}5")" "$(cut -d' ' -f1,2 "$tmp/otherkey.pub")" >>"$tmp/known_hosts"
+grep -vF "$(addr_of "${P}5") " "$LAB_KNOWN_HOSTS" >"$tmp/known_hosts"
+for t in ed25519 ecdsa rsa; do  # a wrong key of every type, whichever the server offers
+    ssh-keygen -q -t "$t" -N '' -f "$tmp/wrong_$t" </dev/null
+    printf '%s %s\n' "$(addr_of "${P}5")" "$(cut -d' ' -f1,2 "$tmp/wrong_$t.pub")" >>"$tmp/known_hosts"
+done
 capture "$bin" -i "$tmp/more.ini" --known-hosts "$tmp/known_hosts" --connect-timeout 3 --report "$tmp/r2.jsonl" \
     set PermitRootLogin no
 check_rc "an unreachable host and a changed host key: the others go on (exit 7)" 7
@@ -130,7 +132,7 @@ check_has "... 11 hosts, 2 failed" "11 hosts: 6 changed, 3 unchanged, 2 failed, 
 check_has "... the changed key is named" "$(addr_of "${P}5")" "$(grep '"host":"'"${P}5"'"' "$tmp/r2.jsonl")"
 check_has "... as a changed host key" "HOST KEY CHANGED" "$(grep '"host":"'"${P}5"'"' "$tmp/r2.jsonl")"
 check_has "... the unreachable host is reported" '"status":"failed"' "$(grep '"host":"gone"' "$tmp/r2.jsonl")"
-check_eq "... ${P}5 was not touched" "permitrootlogin prohibit-password passwordauthentication no" \
+check_eq "... ${P}5 was not touched" "permitrootlogin without-password passwordauthentication no" \
     "$(eff "${P}5" ecs-user 192.0.2.1)"
 
 # --- bad input: a clear error, nothing started --------------------------------------------
