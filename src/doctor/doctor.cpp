@@ -530,10 +530,10 @@ class Doctor {
         key_files_refused_ = true;
         auto& f = add("account", "key file modes", Status::kWarn,
                       bad_path + " " + *problem + ": sshd (StrictModes) ignores the " + std::to_string(usable) +
-                          " key(s) in " + file);
+                          " key(s) in " + file + "; --fix-perms repairs modes and owners (KEY.pub: any key of " +
+                          opt_.user + "'s)");
         f.where = strict_.origin();
-        fix(f, sshdctl("key add " + opt_.user + " --pubkey KEY.pub --fix-perms") + "   (KEY.pub: any key of " +
-                   opt_.user + "'s; --fix-perms repairs modes and owners)");
+        fix(f, sshdctl("key add " + opt_.user + " --pubkey KEY.pub --fix-perms"));
         strict_problem_ = &f - &report_.findings[0];
         continue;
       }
@@ -549,7 +549,6 @@ class Doctor {
                     "no key in " + text::join(found.files, " ") + " (AuthorizedKeysFile" +
                         (found.decided_by.empty() ? ", sshd's default" : ", " + found.decided_by) + ")");
       fix(f, sshdctl("key add " + opt_.user + " --pubkey KEY.pub"));
-      no_keys_ = &f - &report_.findings[0];
     }
   }
 
@@ -610,9 +609,10 @@ class Doctor {
                      : matters       ? ": password logons cannot work"
                                      : " (password logons are off anyway)"));
         f.where = "/etc/shadow";
-        if (pw == PasswordState::kLocked)
-          fix(f, sshdctl("passwd " + opt_.user + " --unlock") + "   (keeps the old password; add --ask for a new one)");
-        else
+        if (pw == PasswordState::kLocked) {
+          f.message += " (--unlock brings the old password back; add --ask to set a new one)";
+          fix(f, sshdctl("passwd " + opt_.user + " --unlock"));
+        } else
           fix(f, sshdctl("passwd " + opt_.user + " --ask"));
       }
     }
@@ -665,7 +665,6 @@ class Doctor {
     } else {
       fix(f, sshdctl("key add " + opt_.user + " --pubkey KEY.pub"));
     }
-    if (no_keys_ && usable_keys_ == 0 && yes) report_.findings[*no_keys_].status = Status::kFail;
   }
 
   // --- PAM and nologin ----------------------------------------------------------------------
@@ -827,7 +826,6 @@ class Doctor {
   int usable_keys_ = 0;
   int forced_keys_ = 0;
   std::ptrdiff_t strict_problem_ = 0;
-  std::optional<std::ptrdiff_t> no_keys_;
 };
 
 }  // namespace
