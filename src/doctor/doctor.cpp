@@ -227,7 +227,7 @@ class Doctor {
         add("service", "recent failures", Status::kOk, "no warnings or errors of " + status.unit + " in its journal");
       } else {
         auto& f = add("service", "recent failures", Status::kWarn,
-                      std::to_string(lines.size()) + " warning or error lines of " + status.unit +
+                      std::to_string(lines.size()) + " warning or error line(s) of " + status.unit +
                           " in its journal (newest last)");
         f.detail.assign(lines.end() - static_cast<long>(std::min<std::size_t>(lines.size(), 5)), lines.end());
       }
@@ -466,7 +466,7 @@ class Doctor {
     } else {
       const auto& list = verdict.keyword == "AllowUsers" ? lists.allow_users : lists.allow_groups;
       if (!list.empty()) {
-        f.where = list[0].where;
+        f.where = list[0].where + (list[0].match.empty() ? "" : " (" + list[0].match + ")");
         std::vector<std::string> values;
         for (const auto& v : list) values.push_back(v.pattern);
         values.push_back(verdict.keyword == "AllowUsers" ? opt_.user : (groups_.empty() ? opt_.user : groups_[0]));
@@ -731,18 +731,25 @@ class Doctor {
       return;
     }
     bool read_any = false;
+    bool tried = false;
+    const auto first_line = [](const std::string& err) {
+      const auto lines = text::lines(text::trim(err));
+      return lines.empty() ? std::string("no output") : lines[0];
+    };
     if (target_.has_program("/usr/sbin/nft")) {
+      tried = true;
       const auto r = target_.run({"/usr/sbin/nft", "-a", "list", "ruleset"});
       if (r.exit_code == 0) {
         read_any = true;
         report_blocks(nft_blocks(r.out, port_, report_.from), "nft list ruleset", true);
       } else {
-        add("firewall", "nft list ruleset", Status::kSkip, "could not read: " + text::trim(r.err));
+        add("firewall", "nft list ruleset", Status::kSkip, "could not read: " + first_line(r.err));
       }
     }
     const bool v6 = report_.from.find(':') != std::string::npos;
     const std::string program = v6 ? "ip6tables" : "iptables";
     if (target_.has_program("/usr/sbin/" + program + "-save")) {
+      tried = true;
       // iptables over nf_tables shows rules nft listed already; only the legacy backend adds any.
       const auto version = target_.run({"/usr/sbin/" + program, "--version"});
       const bool over_nft = version.out.find("nf_tables") != std::string::npos;
@@ -752,11 +759,11 @@ class Doctor {
           read_any = true;
           report_blocks(iptables_blocks(r.out, port_, report_.from, program), program + "-save", true);
         } else {
-          add("firewall", program + "-save", Status::kSkip, "could not read: " + text::trim(r.err));
+          add("firewall", program + "-save", Status::kSkip, "could not read: " + first_line(r.err));
         }
       }
     }
-    if (!read_any)
+    if (!tried)
       add("firewall", "local firewall", Status::kSkip,
           "could not read the firewall: neither nft nor iptables-save is installed");
   }
