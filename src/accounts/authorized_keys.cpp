@@ -9,6 +9,8 @@
 #include "sshdctl/augeas/augeas.h"
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/config/catalog.h"
+#include "sshdctl/config/resolve.h"
 
 namespace sshdctl::accounts {
 
@@ -267,6 +269,28 @@ std::vector<std::string> authorized_keys_files(const std::vector<std::string>& p
     out.push_back(path[0] == '/' ? path : account.home + "/" + path);
   }
   return out;
+}
+
+KeyFiles effective_key_files(const config::Model& model, const config::Connection& conn, const host::Account& account) {
+  const config::OptionKey key{config::find_keyword("AuthorizedKeysFile"), {}};
+  const auto eff = config::resolve_for(model, key, conn, config::Unknown::kIgnore);
+  KeyFiles out;
+  if (!eff.sources.empty()) out.decided_by = Location{{}, eff.sources[0]->file, eff.sources[0]->directive->line}.str();
+  out.files = authorized_keys_files(
+      eff.values.empty() ? std::vector<std::string>{".ssh/authorized_keys", ".ssh/authorized_keys2"} : eff.values,
+      account);
+  return out;
+}
+
+std::optional<std::string> strict_modes_problem(const host::FileInfo& info, const host::Account& account) {
+  if (info.uid != account.uid && info.uid != 0)
+    return "is owned by uid " + std::to_string(info.uid) + ", not by " + account.name + " or root";
+  if ((info.mode & 022) != 0) {
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.mode));
+    return std::string("can be written by group or others (mode ") + mode + ")";
+  }
+  return std::nullopt;
 }
 
 std::optional<std::time_t> key_expiry(const PublicKey& key) {

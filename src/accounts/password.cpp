@@ -147,7 +147,7 @@ std::optional<ShadowEntry> ShadowFile::entry(const std::string& user) const {
   const std::string node = file_->node() + "/" + user;
   if (aug.match(node).size() != 1) return std::nullopt;
   return ShadowEntry{aug.get(node + "/password").value_or(""), aug.get(node + "/lastchange_date").value_or(""),
-                     aug.get(node + "/expire_date").value_or("")};
+                     aug.get(node + "/expire_date").value_or(""), aug.get(node + "/maxage_days").value_or("")};
 }
 
 void ShadowFile::set(const std::string& user, const ShadowEntry& e) {

@@ -36,26 +36,20 @@ host::Account account_or_fail(host::Host& target, const std::string& user) {
 
 namespace {
 
-// The key files sshd reads for `account`: the effective AuthorizedKeysFile (Match blocks for
-// that user applied), or sshd's default.
+// The key files sshd reads for `account` (Match blocks for that user applied); an error when
+// AuthorizedKeysFile is "none" for it.
 std::vector<std::string> key_files(host::Host& target, const Model& model, const host::Account& account) {
   config::Connection conn;
   conn.user = account.name;
   conn.groups = host::groups_of(target, account);
-  const config::OptionKey key{config::find_keyword("AuthorizedKeysFile"), {}};
-  const auto eff = config::resolve_for(model, key, conn, config::Unknown::kIgnore);
-  const auto patterns =
-      eff.values.empty() ? std::vector<std::string>{".ssh/authorized_keys", ".ssh/authorized_keys2"} : eff.values;
-  auto files = accounts::authorized_keys_files(patterns, account);
-  if (files.empty()) {
-    const std::string where =
-        eff.sources.empty() ? std::string()
-                            : " (" + Location{{}, eff.sources[0]->file, eff.sources[0]->directive->line}.str() + ")";
+  auto found = accounts::effective_key_files(model, conn, account);
+  if (found.files.empty())
     throw Error(ErrorKind::kBadInput,
-                "AuthorizedKeysFile is 'none' for " + account.name + where + ": sshd reads no key file for this user",
+                "AuthorizedKeysFile is 'none' for " + account.name +
+                    (found.decided_by.empty() ? "" : " (" + found.decided_by + ")") +
+                    ": sshd reads no key file for this user",
                 Location{target.name(), {}, 0});
-  }
-  return files;
+  return std::move(found.files);
 }
 
 std::string octal(mode_t mode) {
@@ -75,11 +69,10 @@ void check_strict_modes(Context& ctx, const host::Account& a, const std::string&
   if (info.symlink)
     throw Error(ErrorKind::kUnsupported,
                 "is a symbolic link: sshdctl does not follow it (sshd's StrictModes checks what it points to)", where);
+  const auto problem = accounts::strict_modes_problem(info, a);
+  if (!problem) return;
+  const std::string& why = *problem;
   const bool owner_ok = info.uid == a.uid || info.uid == 0;
-  const bool mode_ok = (info.mode & 022) == 0;
-  if (owner_ok && mode_ok) return;
-  std::string why = !owner_ok ? "is owned by uid " + std::to_string(info.uid) + ", not by " + a.name + " or root"
-                              : "can be written by group or others (mode " + octal(info.mode) + ")";
   if (!fix)
     throw Error(ErrorKind::kPermission, why + ": sshd (StrictModes) would ignore the keys; --fix-perms repairs it",
                 where);

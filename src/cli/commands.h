@@ -180,4 +180,13 @@ struct ServiceReport {
 };
 ServiceReport service(Context& ctx, const std::string& action);
 
+// doctor: why USER cannot log in (src/doctor), rendered as text or JSON. `target_args` names the
+// target in the fix commands ("--host ecs-user@web1", "--root /mnt/disk" or empty). Returns the
+// exit code: 1 when the login would fail, 0 otherwise.
+struct DoctorArgs {
+  std::string user = "root";
+  std::optional<std::string> from;
+};
+int run_doctor(Context& ctx, const DoctorArgs& args, const std::string& target_args, bool json);
+
 }  // namespace sshdctl::cli

@@ -528,6 +528,24 @@ int run_sshdctl(int argc, char** argv) {
       "awaited and the unit checked; a failed job is reported with the unit's last journal lines.\n"
       "Without systemd, reload falls back to SIGHUP to the pid in /run/sshd.pid and says so.");
 
+  cli::DoctorArgs doctor_args;
+  auto* doctor = app.add_subcommand("doctor",
+                                    "Why can't USER log in? Checks service, port, policy, account, PAM, "
+                                    "firewall and who else edits the configuration");
+  doctor->add_option("--user", doctor_args.user, "The account that should log in (default: root)")->option_text("USER");
+  doctor
+      ->add_option("--from", doctor_args.from,
+                   "The client address (default: this session's SSH_CONNECTION on --host, else 192.0.2.1)")
+      ->option_text("ADDR");
+  doctor->footer(
+      "\nRead-only: each check says \u2713 (fine), \u2717 (the login fails because of it) or ! (worth knowing),\n"
+      "with the file:line that decided, and for a problem the command that fixes it (an sshdctl verb, or\n"
+      "a shell command marked 'outside sshdctl'). Match blocks are evaluated for USER from ADDR and\n"
+      "checked against sshd -T -C. On --root DIR the service, port and live firewall are skipped.\n"
+      "Exit codes: 0 nothing keeps USER from logging in (warnings may remain); 1 the login would fail\n"
+      "(or the checks could not run); 2 bad input.\n"
+      "Example: sshdctl --host ecs-user@web1 doctor --user root --from 203.0.113.7");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -568,6 +586,8 @@ int run_sshdctl(int argc, char** argv) {
                             credential_key, credential_password, store_passphrase, store_path, json);
     if (fleet && tempkey->parsed())
       throw Error(ErrorKind::kBadInput, "tempkey makes one key for one host: use --host, not -i");
+    if (fleet && doctor->parsed())
+      throw Error(ErrorKind::kBadInput, "doctor examines one host: use --host (audit --policy checks a fleet)");
     if (!credential_name.empty()) {
       if (remote.destination.empty() && !fleet) throw Error(ErrorKind::kBadInput, "--credential is for --host or -i");
       use_credential(remote, credential_name, store_passphrase, store_path);
@@ -713,6 +733,12 @@ int run_sshdctl(int argc, char** argv) {
     cli::Context ctx = base;
     ctx.target = dry_run ? static_cast<host::Host*>(&dry) : target;
     if (!no_probe) ctx.probes = std::move(probes);
+    if (doctor->parsed())
+      return cli::run_doctor(ctx, doctor_args,
+                             !remote.destination.empty() ? "--host " + remote.destination
+                             : !root.empty()             ? "--root " + root
+                                                         : "",
+                             json);
     if (tempkey->parsed()) return run_tempkey(ctx, account_user, ttl_text, tempkey_out, json);
     const auto out = verb(ctx);
     return print_result(json, out.json, out.text, out.code);

@@ -59,18 +59,18 @@ TEST(Shadow, ReadsThePasswordFieldOfOneUser) {
 
 TEST(Shadow, UnlockRemovesTheBangAndAnExpiryInThePast) {
   std::string what;
-  ShadowEntry locked{"!$6$x$y", "19000", "19500"};
+  ShadowEntry locked{"!$6$x$y", "19000", "19500", ""};
   unlock(locked, "a", 20000, what);
   EXPECT_EQ(locked.password, "$6$x$y");
   EXPECT_EQ(locked.expire, "");
   EXPECT_EQ(what, "a's account was unlocked; a's account expiry (day 19500, passed) was cleared");
-  ShadowEntry later{"$6$x$y", "19000", "30000"};
+  ShadowEntry later{"$6$x$y", "19000", "30000", ""};
   unlock(later, "a", 20000, what);
   EXPECT_EQ(later.expire, "30000") << "a future expiry stays";
   EXPECT_TRUE(what.empty());
-  ShadowEntry bare{"!", "19000", ""};
+  ShadowEntry bare{"!", "19000", "", ""};
   EXPECT_THROW(unlock(bare, "a", 20000, what), Error) << "nothing behind the lock";
-  ShadowEntry none{"*", "19000", ""};
+  ShadowEntry none{"*", "19000", "", ""};
   EXPECT_THROW(unlock(none, "a", 20000, what), Error);
 }
 

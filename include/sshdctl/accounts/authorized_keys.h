@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "sshdctl/config/match.h"
+#include "sshdctl/config/model.h"
 #include "sshdctl/host/accounts.h"
 
 namespace sshdctl::aug {
@@ -48,6 +50,20 @@ std::string key_fingerprint(const PublicKey& key);
 // The files AuthorizedKeysFile names for `account`: %h (home), %u (user), %U (uid), %%
 // expanded; relative paths are under the home directory. "none" names no file.
 std::vector<std::string> authorized_keys_files(const std::vector<std::string>& patterns, const host::Account& account);
+
+// The key files sshd reads for a connection of `account`: the effective AuthorizedKeysFile
+// (Match blocks for `conn` applied), else sshd's default; `decided_by` is its file:line (empty
+// for the default). `files` is empty when the setting is "none".
+struct KeyFiles {
+  std::vector<std::string> files;
+  std::string decided_by;
+};
+KeyFiles effective_key_files(const config::Model& model, const config::Connection& conn, const host::Account& account);
+
+// Why sshd's StrictModes ignores keys under `info` (a key file, its directory or the home
+// directory): owned by someone other than the user or root, or writable by group or others.
+// nullopt: it passes.
+std::optional<std::string> strict_modes_problem(const host::FileInfo& info, const host::Account& account);
 
 // expiry-time="YYYYMMDD[HHMM[SS]][Z]" as a time (local time without Z, as sshd reads it);
 // nullopt when the key has no such option. Throws Error for a malformed one.

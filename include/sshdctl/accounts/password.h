@@ -38,6 +38,7 @@ struct ShadowEntry {
   std::string password;    // the hash, "!…" when locked, "*" or "" for none
   std::string lastchange;  // days since 1970-01-01
   std::string expire;      // account expiry day, empty: never
+  std::string max_days;    // the password's lifetime in days, empty: unlimited (read, never written)
 };
 
 // Unlocks `e`: the "!" before the hash removed, an account expiry before `day` cleared; `what`
