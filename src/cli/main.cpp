@@ -545,6 +545,14 @@ int run_sshdctl(int argc, char** argv) {
       "Exit codes: 0 nothing keeps USER from logging in (warnings may remain); 1 the login would fail\n"
       "(or the checks could not run); 2 bad input.\n"
       "Example: sshdctl --host ecs-user@web1 doctor --user root --from 203.0.113.7");
+  auto* audit = app.add_subcommand("audit", "Does each target meet a policy? Effective values compared, read-only");
+  audit->add_option("--policy", policy_file, "The policy (the same YAML as apply)")->required()->option_text("POLICY");
+  audit->footer(
+      "\nEffective values are compared (the line sshd uses after Include and first-value-wins, or sshd's\n"
+      "own default from sshd -T), not file text; each drift names the file:line that decides it and\n"
+      "the policy's line. Keys present/absent, lock states and passwords (checked against the hash) too.\n"
+      "Exit codes: 0 compliant, 9 drift (with -i: 0 every host compliant, 7 some drifted or failed).\n"
+      "Example: sshdctl -i hosts.ini audit --policy examples/policies/baseline.yml --report audit.jsonl");
 
   try {
     app.parse(argc, argv);
@@ -607,7 +615,7 @@ int run_sshdctl(int argc, char** argv) {
     // What every verb needs, read once (stdin and files) before any host is touched.
     std::optional<fleet::Policy> policy;
     std::map<std::string, std::string> policy_passwords;
-    if (plan->parsed() || apply->parsed()) {
+    if (plan->parsed() || apply->parsed() || audit->parsed()) {
       policy = fleet::load_policy(policy_file);
       policy_passwords = cli::policy_passwords(*policy);
       if (plan->parsed()) dry_run = true;
@@ -645,8 +653,8 @@ int run_sshdctl(int argc, char** argv) {
     base.lock_timeout_s = lock_timeout;
     base.who = operator_name();
     if (no_reload && !dry_run) spdlog::warn("--no-reload: the running sshd keeps its old settings until reloaded");
-    const bool read_only =
-        show->parsed() || service->parsed() || history->parsed() || show_change->parsed() || key_list->parsed();
+    const bool read_only = show->parsed() || service->parsed() || history->parsed() || show_change->parsed() ||
+                           key_list->parsed() || audit->parsed();
     if (no_probe && remote_login && !read_only)
       spdlog::warn("--no-probe: no fresh login is tried after the reload; a change that locks you out stays");
 
@@ -663,6 +671,10 @@ int run_sshdctl(int argc, char** argv) {
       if (history->parsed()) return done(cli::history(ctx), exit_code::kChanged);
       if (show_change->parsed()) return done(cli::show_change(ctx, change_id), exit_code::kChanged);
       if (key_list->parsed()) return done(cli::key_list(ctx, account_user), exit_code::kChanged);
+      if (audit->parsed()) {
+        const auto report = doctor::audit(*ctx.target, *ctx.controller, ctx.lens_dir, *policy, policy_passwords);
+        return done(report, report.compliant() ? exit_code::kChanged : exit_code::kDrift);
+      }
       if (show->parsed()) {
         const auto report = cli::show(ctx, show_keys, conn, compare);
         return done(report, report.mismatches > 0 ? exit_code::kFailed : exit_code::kChanged);

@@ -253,4 +253,36 @@ Json to_json(const Error& error) {
   return j;
 }
 
+std::string render_text(const doctor::AuditReport& report) {
+  std::string out = report.host + ": audit against " + report.policy + ": " + std::to_string(report.checks) +
+                    " checks, " + (report.compliant() ? "compliant" : std::to_string(report.drift.size()) + " drift") +
+                    "\n";
+  for (const auto& d : report.drift)
+    out +=
+        "  \u2717 " + d.what + ": want " + d.want + ", have " + d.have + " (" + d.where + "; policy " + d.rule + ")\n";
+  for (const auto& n : report.notes) out += "  note: " + n + "\n";
+  return out;
+}
+
+Json to_json(const doctor::AuditReport& report) {
+  Json j = Json::object();
+  j["host"] = report.host;
+  j["policy"] = report.policy;
+  j["checks"] = report.checks;
+  j["compliant"] = report.compliant();
+  Json drift = Json::array();
+  for (const auto& d : report.drift) {
+    Json item = Json::object();
+    item["what"] = d.what;
+    item["want"] = d.want;
+    item["have"] = d.have;
+    item["where"] = d.where;
+    item["rule"] = d.rule;
+    drift.push_back(std::move(item));
+  }
+  j["drift"] = std::move(drift);
+  j["notes"] = Json::strings(report.notes);
+  return j;
+}
+
 }  // namespace sshdctl::cli

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "sshdctl/common/error.h"
+#include "sshdctl/doctor/audit.h"
 
 namespace sshdctl::cli {
 
@@ -20,6 +21,8 @@ std::string render_text(const HistoryReport& report);
 Json to_json(const HistoryReport& report);
 std::string render_text(const ShowChangeReport& report);
 Json to_json(const ShowChangeReport& report);
+std::string render_text(const doctor::AuditReport& report);
+Json to_json(const doctor::AuditReport& report);
 std::string render_text(const Error& error);
 Json to_json(const Error& error);
 

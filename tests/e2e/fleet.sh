@@ -55,6 +55,20 @@ check_eq "... and nothing changed" "$before" "$(all_sums)"
 capture "${fleet[@]}" --limit 'db:!*10' plan "$examples/policies/baseline.yml"
 check_has "--limit 'db:!*10' plans 4 hosts" "4 hosts: 4 would change" "$OUT"
 
+# --- audit of stock hosts: the expected drift, with the lines that decide it ----------------
+capture "${fleet[@]}" --report "$tmp/audit.jsonl" audit --policy "$examples/policies/baseline.yml"
+check_rc "audit of stock hosts: drift (exit 7)" 7
+check_has "... X11Forwarding from Debian's sshd_config" "X11Forwarding: want no, have yes (/etc/ssh/sshd_config:" "$OUT"
+check_has "... MaxAuthTries from sshd's default" "MaxAuthTries: want 3, have 6 (sshd's default;" "$OUT"
+check_has "... the policy's line named" "policy $examples/policies/baseline.yml:21)" "$OUT"
+check_lacks "... PermitRootLogin already complies" "PermitRootLogin: want" "$OUT"
+check_lacks "... PasswordAuthentication too (cloud-init's drop-in)" "PasswordAuthentication: want" "$OUT"
+check_eq "... a JSON line per host, none compliant" "$N" "$(grep -c '"compliant":false' "$tmp/audit.jsonl")"
+capture "$bin" --host "ecs-user@$(addr_of "${P}1")" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" \
+    audit --policy "$examples/policies/baseline.yml"
+check_rc "audit of one host: exit 9 (drift)" 9
+check_eq "... audit changed nothing" "$before" "$(all_sums)"
+
 # --- apply: every host as the policy says -------------------------------------------------
 markers=$(all_markers)
 capture "${fleet[@]}" --report "$tmp/report.jsonl" apply "$examples/policies/baseline.yml"
@@ -74,6 +88,9 @@ after=$(all_sums)
 markers_after=$(all_markers)
 [[ $markers != "$markers_after" ]] && ok "... sshd was reloaded" || bad "... sshd was reloaded" "$markers_after"
 check "... and ecs-user's key login still works" ssh -F "$LAB_SSH_CONFIG" "${P}7" true
+capture "${fleet[@]}" audit --policy "$examples/policies/baseline.yml"
+check_rc "after apply, audit passes on every host (exit 0)" 0
+check_has "... 10 ok" "10 hosts: 0 changed, 0 unchanged, 10 ok, 0 failed" "$OUT"
 
 # --- idempotent: nothing written, nothing reloaded ---------------------------------------
 capture "${fleet[@]}" apply "$examples/policies/baseline.yml"

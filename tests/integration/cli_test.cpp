@@ -519,5 +519,59 @@ TEST_F(Cli, HelpTeachesTheVerbsAndExitCodes) {
   EXPECT_EQ(sshdctl("frobnicate").code, 2);
 }
 
+// Policies on an offline root: plan writes nothing, apply makes audit pass, a second apply is
+// unchanged, and audit names the line that decides each drifting value.
+TEST_F(Cli, PolicyPlanApplyAndAudit) {
+  const std::string baseline = std::string(SSHDCTL_EXAMPLES) + "/policies/baseline.yml";
+  const auto before = config();
+  const auto drift = in_root("audit --policy " + quote(baseline));
+  EXPECT_EQ(drift.code, 9) << drift.out;
+  EXPECT_NE(drift.out.find("X11Forwarding: want no, have yes (/etc/ssh/sshd_config:"), std::string::npos) << drift.out;
+  EXPECT_NE(drift.out.find("MaxAuthTries: want 3, have 6 (sshd's default;"), std::string::npos) << drift.out;
+  EXPECT_EQ(drift.out.find("PasswordAuthentication:"), std::string::npos) << "cloud-init's drop-in already says no";
+  const auto json = in_root("--json audit --policy " + quote(baseline));
+  EXPECT_NE(json.out.find("\"compliant\":false"), std::string::npos) << json.out;
+
+  const auto plan = in_root("plan " + quote(baseline));
+  EXPECT_EQ(plan.code, 0) << plan.out;
+  EXPECT_NE(plan.out.find("+X11Forwarding no"), std::string::npos) << plan.out;
+  EXPECT_EQ(config(), before) << "plan writes nothing";
+
+  const auto apply = in_root("apply " + quote(baseline));
+  ASSERT_EQ(apply.code, 0) << apply.out;
+  const auto pass = in_root("audit --policy " + quote(baseline));
+  EXPECT_EQ(pass.code, 0) << pass.out;
+  EXPECT_NE(pass.out.find("compliant"), std::string::npos) << pass.out;
+  EXPECT_EQ(in_root("apply " + quote(baseline)).code, 3) << "a second apply has nothing to do";
+
+  const std::string bad = (tmp_.path / "bad.yml").string();
+  write(bad, "sshd:\n  X11Forwarding: no\n  MaxAuthTries: many\n");
+  const auto refused = in_root("apply " + quote(bad));
+  EXPECT_EQ(refused.code, 2) << refused.out;
+  EXPECT_NE(refused.out.find("bad.yml:3: "), std::string::npos) << refused.out;
+}
+
+TEST_F(Accounts, PolicyKeysAndLockStatesInOneChange) {
+  const std::string policy = (tmp_.path / "keys.yml").string();
+  write(policy, "users:\n  alice:\n    keys:\n      present: ['" + kEd + "', '" + kEc +
+                    "']\n    locked: true\nmatch:\n  - condition: User alice\n    sshd:\n"
+                    "      PasswordAuthentication: 'no'\n      X11Forwarding: 'no'\n");
+  const auto r = in_root("apply " + quote(policy));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read(keys()), kEd + "\n" + kEc + "\n");
+  EXPECT_EQ(read(root_ / "etc/shadow").find("alice:!"), read(root_ / "etc/shadow").find("alice:")) << "locked";
+  const auto sshd_config = read(root_ / "etc/ssh/sshd_config");
+  EXPECT_NE(sshd_config.find("Match User alice\n"), std::string::npos) << sshd_config;
+  EXPECT_EQ(sshd_config.find("Match User alice\n"), sshd_config.rfind("Match User alice\n")) << "one block";
+  EXPECT_EQ(in_root("audit --policy " + quote(policy)).code, 0);
+  // Rotation: one key out, the other stays; the lock is lifted.
+  write(policy, "users:\n  alice:\n    keys:\n      absent: [{comment: p256}]\n    locked: false\n");
+  EXPECT_EQ(in_root("audit --policy " + quote(policy)).code, 9);
+  ASSERT_EQ(in_root("apply " + quote(policy)).code, 0);
+  EXPECT_EQ(read(keys()), kEd + "\n");
+  EXPECT_EQ(read(root_ / "etc/shadow").find("alice:!"), std::string::npos);
+  EXPECT_EQ(in_root("apply " + quote(policy)).code, 3);
+}
+
 }  // namespace
 }  // namespace sshdctl::testing

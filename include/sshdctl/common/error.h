@@ -54,6 +54,7 @@ inline constexpr int kUnchanged = 3;  // success; everything already was as aske
 inline constexpr int kRejected = 4;   // sshd -t rejected the candidate; nothing written
 inline constexpr int kParse = 5;      // a configuration file could not be parsed; nothing written
 inline constexpr int kRolledBack = 6;  // the login probe failed after the change; the change was rolled back
+inline constexpr int kDrift = 9;       // audit: the target does not meet the policy
 }  // namespace exit_code
 
 int exit_code_for(ErrorKind kind);
