@@ -109,22 +109,29 @@ std::string recorded_fingerprints(const std::string& file, const std::string& ho
 // The shell every command of a run goes through: it reads "SCRIPT_BYTES INPUT_BYTES\n", the
 // script and its input, runs the script, and answers "STATUS OUT_BYTES ERR_BYTES\n" followed
 // by the output and the error output, in one write (one packet for a small answer). Nothing
-// of it (secrets included) stays on the target's disk after the command. head -c reads no
-// further than it is told (GNU coreutils and busybox alike), so the stream stays in step.
+// of it (secrets included) stays on the target's disk after the command: its files are
+// emptied. head -c reads no further than it is told (GNU coreutils and busybox alike), so the
+// stream stays in step. The script runs in a subshell (a fork, no exec: a fresh `set --`,
+// traps and `exit` of its own), which keeps the programs started per command to four.
 constexpr const char* kShellLoop = R"SH(umask 077
 d=$(mktemp -d /tmp/sshdctl-run.XXXXXX) || exit 1
 trap 'rm -rf "$d"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
+: >"$d/i"
 echo "sshdctl-ready $(id -u)"
 while IFS=' ' read -r n m; do
   head -c "$n" >"$d/s" || exit 1
-  if [ "$m" -gt 0 ]; then head -c "$m" >"$d/i" || exit 1; else : >"$d/i"; fi
-  sh "$d/s" <"$d/i" >"$d/o" 2>"$d/e"
+  if [ "$m" -gt 0 ]; then head -c "$m" >"$d/i" || exit 1; fi
+  ( . "$d/s" ) <"$d/i" >"$d/o" 2>"$d/e"
   r=$?
+  : >"$d/i"
+  : >"$d/s"
   set -- $(wc -c "$d/o" "$d/e")
   { printf '%s %s %s\n' "$r" "$1" "$3"; cat "$d/o" "$d/e"; } >"$d/r"
+  : >"$d/o"
+  : >"$d/e"
   cat "$d/r"
-  rm -f "$d/s" "$d/i" "$d/o" "$d/e" "$d/r"
+  : >"$d/r"
 done
 )SH";
 
@@ -720,8 +727,8 @@ std::vector<std::string> SshHost::glob(const std::string& pattern) {
 void SshHost::write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) {
   const char* body =
       "set -e; [ -L \"$1\" ] && { echo 'is a symbolic link; sshdctl replaces regular files only' >&2; exit 4; }; "
-      "d=$(dirname -- \"$1\"); mkdir -p -- \"$d\"; "
-      "t=$(mktemp \"$1.sshdctl-XXXXXX\"); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; "
+      "d=${1%/*}; d=${d:-/}; [ -d \"$d\" ] || mkdir -p -- \"$d\"; "
+      "t=\"$1.sshdctl-$$\"; rm -f -- \"$t\"; set -C; trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; "
       "if [ -e \"$1\" ]; then chmod --reference=\"$1\" \"$t\"; chown --reference=\"$1\" \"$t\"; "
       "else chmod \"$2\" \"$t\"; chown \"$3:$4\" \"$t\"; fi; "
       "sync -- \"$t\"; mv -f -- \"$t\" \"$1\"; trap - EXIT; sync -- \"$d\"";
@@ -733,9 +740,46 @@ void SshHost::write_file_atomic(const std::string& path, const std::string& cont
                 "cannot replace the file: " + text::trim(r.err), Location{name_, path, 0});
 }
 
+void SshHost::write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files, const FileInfo& like) {
+  if (files.empty()) return;
+  // $1 mode, $2 uid, $3 gid, then a path and its size per file; the contents follow on stdin.
+  const char* body =
+      "set -e; set -C; m=$1; u=$2; g=$3; shift 3; t=''; trap 'for f in $t; do rm -f \"$f\"; done' EXIT; "
+      "while [ $# -gt 0 ]; do "
+      "  [ -L \"$1\" ] && { echo \"$1: is a symbolic link; sshdctl replaces regular files only\" >&2; exit 4; }; "
+      "  [ -d \"${1%/*}\" ] || mkdir -p -- \"${1%/*}\"; "
+      "  rm -f -- \"$1.sshdctl-$$\"; head -c \"$2\" > \"$1.sshdctl-$$\"; t=\"$t $1.sshdctl-$$\"; shift 2; "
+      "done; "
+      "chmod \"$m\" $t; chown \"$u:$g\" $t; sync -- $t; "
+      "for f in $t; do mv -f -- \"$f\" \"${f%.sshdctl-*}\"; done; t=''";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(like.mode));
+  std::vector<std::string> args = {mode, std::to_string(like.uid), std::to_string(like.gid)};
+  std::string input;
+  std::vector<std::string> dirs;
+  for (const auto& [path, content] : files) {
+    if (path.find_first_of(" \t\n") != std::string::npos)
+      throw Error(ErrorKind::kInternal, "a journal path with white space", Location{name_, path, 0});
+    args.push_back(path);
+    args.push_back(std::to_string(content.size()));
+    input += content;
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  std::string full = body;
+  full += "; sync --";
+  for (std::size_t i = 0; i < dirs.size(); ++i) full += " \"$D" + std::to_string(i) + "\"";
+  std::string prefix;
+  for (std::size_t i = 0; i < dirs.size(); ++i) prefix += "D" + std::to_string(i) + "=" + shell_quote(dirs[i]) + "; ";
+  const auto r = script(prefix + full, args, input);
+  if (r.exit_code != 0)
+    throw Error(r.exit_code == 4 ? ErrorKind::kUnsupported : ErrorKind::kInternal,
+                "cannot write the files: " + text::trim(r.err), Location{name_, files.front().first, 0});
+}
+
 bool SshHost::remove_file(const std::string& path) {
   const auto r =
-      script("[ -e \"$1\" ] || [ -L \"$1\" ] || exit 3; rm -f -- \"$1\" && sync -- \"$(dirname -- \"$1\")\"", {path});
+      script("[ -e \"$1\" ] || [ -L \"$1\" ] || exit 3; d=${1%/*}; rm -f -- \"$1\" && sync -- \"${d:-/}\"", {path});
   if (r.exit_code == 3) return false;
   if (r.exit_code != 0) throw Error(ErrorKind::kPermission, "cannot remove: " + text::trim(r.err), {name_, path, 0});
   return true;
@@ -749,7 +793,7 @@ std::string SshHost::make_scratch_dir() {
 }
 
 void SshHost::write_scratch_file(const std::string& path, const std::string& content) {
-  const auto r = script("mkdir -p -- \"$(dirname -- \"$1\")\" && cat > \"$1\"", {path}, content);
+  const auto r = script("[ -d \"${1%/*}\" ] || mkdir -p -- \"${1%/*}\"; cat > \"$1\"", {path}, content);
   if (r.exit_code != 0)
     throw Error(ErrorKind::kInternal, "cannot write scratch file: " + text::trim(r.err), Location{name_, path, 0});
 }

@@ -165,14 +165,17 @@ ChangeSet parse_manifest(const std::string& text) {
 void Journal::record(ChangeSet& set, const std::vector<std::optional<std::string>>& before,
                      const std::vector<std::optional<std::string>>& after) {
   make_dirs(target_, dir(set.id));
+  // In this order: the images and the manifest, the state, and last the marker that makes the
+  // next run look at this change set (one glob finds them all).
+  std::vector<std::pair<std::string, std::string>> files;
   for (std::size_t i = 0; i < set.files.size(); ++i) {
-    if (before[i]) target_.write_file_atomic(dir(set.id) + "/before." + std::to_string(i), *before[i], kPrivate);
-    if (after[i]) target_.write_file_atomic(dir(set.id) + "/after." + std::to_string(i), *after[i], kPrivate);
+    if (before[i]) files.emplace_back(dir(set.id) + "/before." + std::to_string(i), *before[i]);
+    if (after[i]) files.emplace_back(dir(set.id) + "/after." + std::to_string(i), *after[i]);
   }
-  target_.write_file_atomic(dir(set.id) + "/manifest", render_manifest(set), kPrivate);
-  set_state(set.id, "prepared");
-  // The marker that makes the next run look at this change set (one glob finds them all).
-  target_.write_file_atomic(dir(set.id) + ".open", "", kPrivate);
+  files.emplace_back(dir(set.id) + "/manifest", render_manifest(set));
+  files.emplace_back(dir(set.id) + "/state", "prepared\n");
+  files.emplace_back(dir(set.id) + ".open", "");
+  target_.write_files_atomic(files, kPrivate);
   set.state = "prepared";
 }
 

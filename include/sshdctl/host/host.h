@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sshdctl::host {
@@ -56,6 +57,11 @@ class Host {
   // rename, fsync of the directory; mode, owner and extended attributes come from `like`
   // (or the current file when `like` does not exist).
   virtual void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) = 0;
+  // Several files (path, content), each replaced atomically as above, in order, all with the
+  // mode and owner of `like` (the journal's private files). A host may do them in one step.
+  virtual void write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files, const FileInfo& like) {
+    for (const auto& [path, content] : files) write_file_atomic(path, content, like);
+  }
 
   // Removes a live file (a rollback of a file a change created); false when it did not exist.
   virtual bool remove_file(const std::string& path) = 0;

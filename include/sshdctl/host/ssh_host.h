@@ -62,6 +62,8 @@ class SshHost : public Host {
   FileInfo stat(const std::string& path) override;
   std::vector<std::string> glob(const std::string& pattern) override;
   void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) override;
+  // One command for all: each written to a temporary file, all synced, then renamed in order.
+  void write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files, const FileInfo& like) override;
   bool remove_file(const std::string& path) override;
   std::string make_scratch_dir() override;
   void write_scratch_file(const std::string& path, const std::string& content) override;
