@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <semaphore>
+#include <thread>
 
 #include "sshdctl/accounts/password.h"
 #include "sshdctl/common/error.h"
@@ -62,6 +64,25 @@ void kill_point(const char* where) {
 }
 
 namespace {
+
+// A few runs at a time parse and edit configurations (Augeas: a compiled lens and a tree of a
+// few MB each, CPU-bound); the rest of a run is round trips. With -i, hundreds of hosts may be
+// in flight: this keeps the memory bounded without slowing the CPU-bound part, which cannot
+// go faster than the cores anyway.
+class EngineSlot {
+ public:
+  EngineSlot() { slots().acquire(); }
+  ~EngineSlot() { slots().release(); }
+  EngineSlot(const EngineSlot&) = delete;
+  EngineSlot& operator=(const EngineSlot&) = delete;
+
+ private:
+  static std::counting_semaphore<>& slots() {
+    static std::counting_semaphore<> s(
+        static_cast<std::ptrdiff_t>(std::max(4U, 2 * std::thread::hardware_concurrency())));
+    return s;
+  }
+};
 
 // Writes (or removes) one file of a change.
 void apply_file(host::Host& target, const config::FileChange& change) {
@@ -190,43 +211,57 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
       for (const auto& line : text::lines(recovered)) report.notes.push_back(config::Note{{report.host, {}, 0}, line});
   }
 
-  config::ConfigTree tree(*ctx.target, ctx.lens_dir);
-  tree.load();
-  const config::Plan plan = make_plan(tree.model());
-  for (auto note : plan.notes) {
-    note.where.host = report.host;
-    report.notes.push_back(std::move(note));
-  }
-  tree.apply(plan);
-  auto changes = tree.changes();
-  bool sshd_changed = !changes.empty();
-  auto candidate = tree.candidate();
-  if (more) {
-    for (auto& extra : more(tree.model())) {
-      if (is_sshd_file(tree.model(), extra.path)) {
-        sshd_changed = true;
-        if (extra.removes)
-          candidate.erase(extra.path);
-        else
-          candidate[extra.path] = extra.after;
-      }
-      changes.push_back(std::move(extra));
-    }
-  }
-  if (changes.empty()) {
-    if (windows) replace_window(ctx, *windows, report);
-    return report;
-  }
-  const config::Model edited = tree.edited_model();
-  if (check) check(edited);
-
+  // The engine's part (Augeas trees: memory and CPU) holds one of a few slots, so that a fleet
+  // of hundreds of hosts keeps a bounded number of parsed trees; the tree is gone before the
+  // round trips of validation, journal, writes, reload and probe.
+  std::vector<config::FileChange> changes;
+  std::map<std::string, std::string> candidate;
+  std::map<std::string, std::string> current;
+  std::string main_file;
+  std::vector<std::string> old_streams_now;
   std::optional<std::vector<std::string>> new_streams;
-  if (auto after = config::listen_streams(edited); after != config::listen_streams(tree.model()))
-    new_streams = std::move(after);
+  bool sshd_changed = false;
+  {
+    const EngineSlot slot;
+    config::ConfigTree tree(*ctx.target, ctx.lens_dir);
+    tree.load();
+    const config::Plan plan = make_plan(tree.model());
+    for (auto note : plan.notes) {
+      note.where.host = report.host;
+      report.notes.push_back(std::move(note));
+    }
+    tree.apply(plan);
+    changes = tree.changes();
+    sshd_changed = !changes.empty();
+    candidate = tree.candidate();
+    if (more) {
+      for (auto& extra : more(tree.model())) {
+        if (is_sshd_file(tree.model(), extra.path)) {
+          sshd_changed = true;
+          if (extra.removes)
+            candidate.erase(extra.path);
+          else
+            candidate[extra.path] = extra.after;
+        }
+        changes.push_back(std::move(extra));
+      }
+    }
+    if (changes.empty()) {
+      if (windows) replace_window(ctx, *windows, report);
+      return report;
+    }
+    // Models point into their tree: everything that reads one happens here.
+    const config::Model edited = tree.edited_model();
+    if (check) check(edited);
+    main_file = tree.model().main_file;
+    current = tree.current();
+    old_streams_now = config::listen_streams(tree.model());
+    if (auto after = config::listen_streams(edited); after != old_streams_now) new_streams = std::move(after);
+  }
 
   if (sshd_changed) {
     config::SshdOracle oracle(*ctx.target, *ctx.controller);
-    report.checks = oracle.validate(candidate, tree.model().main_file, tree.current());
+    report.checks = oracle.validate(candidate, main_file, current);
   }
 
   // Safety invariant 3: the change set is on the target before any live file changes.
@@ -326,7 +361,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   std::string outcome;
   try {
     std::optional<std::vector<std::string>> old_streams;
-    if (new_streams) old_streams = config::listen_streams(tree.model());
+    if (new_streams) old_streams = old_streams_now;
     if (sshd_changed) reload_after_change(ctx, old_streams);
     const auto again = run_probes(ctx);
     outcome = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
