@@ -15,6 +15,7 @@
 
 #include "sshdctl/accounts/authorized_keys.h"
 #include "sshdctl/common/error.h"
+#include "temp_dir.h"
 
 namespace sshdctl::accounts {
 namespace {
@@ -32,26 +33,7 @@ const std::string& test_key() {
   return key;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/sshdctl-credentials-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = sshdctl::testing::TempDir;
 
 // Sets (or, with nullptr, unsets) an environment variable for one scope.
 class ScopedEnv {
@@ -123,7 +105,7 @@ void save_sample(const std::string& path, const std::string& passphrase = "open 
 }
 
 TEST(CredentialStore, KeepsPasswordAndKeyCredentialsAcrossSaveAndReopen) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
 
@@ -143,7 +125,7 @@ TEST(CredentialStore, KeepsPasswordAndKeyCredentialsAcrossSaveAndReopen) {
 }
 
 TEST(CredentialStore, PutReplacesTheCredentialWithTheSameName) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   CredentialStore store(dir.file("credentials"), "open sesame");
   store.put(with_password("web", "alice", "first"));
   store.put(with_key("web", "bob", test_key()));
@@ -154,7 +136,7 @@ TEST(CredentialStore, PutReplacesTheCredentialWithTheSameName) {
 }
 
 TEST(CredentialStore, RemoveDeletesOnlyTheNamedCredentialAndSaysWhenItWasAbsent) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   CredentialStore store(path, "open sesame");
@@ -169,7 +151,7 @@ TEST(CredentialStore, RemoveDeletesOnlyTheNamedCredentialAndSaysWhenItWasAbsent)
 }
 
 TEST(CredentialStore, ListIsSortedByName) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   CredentialStore store(path, "open sesame");
   for (const char* name : {"zeta", "alpha", "Mid", "beta-2", "beta-1"}) store.put(with_password(name, "u", "p"));
@@ -186,7 +168,7 @@ TEST(CredentialStore, ListIsSortedByName) {
 }
 
 TEST(CredentialStore, FileIsPrivateAndHoldsNoSecretOrUserInPlainText) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   EXPECT_EQ(mode_of(path), 0600U);
@@ -199,7 +181,7 @@ TEST(CredentialStore, FileIsPrivateAndHoldsNoSecretOrUserInPlainText) {
 }
 
 TEST(CredentialStore, FileStartsWithTheMagicAndFormatVersionOne) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   const auto bytes = read_bytes(path);
@@ -209,7 +191,7 @@ TEST(CredentialStore, FileStartsWithTheMagicAndFormatVersionOne) {
 }
 
 TEST(CredentialStore, WrongPassphraseThrowsPermissionAndLeavesTheFileUntouched) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   const auto before = read_bytes(path);
@@ -223,7 +205,7 @@ TEST(CredentialStore, WrongPassphraseThrowsPermissionAndLeavesTheFileUntouched) 
 }
 
 TEST(CredentialStore, AFlippedCiphertextByteIsDetected) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   const auto original = read_bytes(path);
@@ -236,7 +218,7 @@ TEST(CredentialStore, AFlippedCiphertextByteIsDetected) {
 }
 
 TEST(CredentialStore, AFlippedHeaderByteIsDetected) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   const auto original = read_bytes(path);
@@ -255,7 +237,7 @@ TEST(CredentialStore, AFlippedHeaderByteIsDetected) {
 }
 
 TEST(CredentialStore, AFileThatIsNotAStoreIsBadInput) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   for (const std::string& text : {std::string(), std::string("web-root deploy hunter2\n"),
                                   std::string("sshdctl-credentials"), std::string(200, 'x')}) {
@@ -265,7 +247,7 @@ TEST(CredentialStore, AFileThatIsNotAStoreIsBadInput) {
 }
 
 TEST(CredentialStore, AnUnknownFormatVersionIsBadInput) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   write_bytes(path, "sshdctl-credentials" + std::string("\x02\x00\x00\x00", 4) + std::string(100, '\0'));
   try {
@@ -278,7 +260,7 @@ TEST(CredentialStore, AnUnknownFormatVersionIsBadInput) {
 }
 
 TEST(CredentialStore, AStoreOthersCanReadIsRefused) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   save_sample(path);
   for (const mode_t mode : {0644, 0640, 0604}) {
@@ -288,7 +270,7 @@ TEST(CredentialStore, AStoreOthersCanReadIsRefused) {
 }
 
 TEST(CredentialStore, ASymlinkIsRefused) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto real = dir.file("real");
   save_sample(real);
   const auto link = dir.file("credentials");
@@ -297,7 +279,7 @@ TEST(CredentialStore, ASymlinkIsRefused) {
 }
 
 TEST(CredentialStore, PutRejectsBadNamesUsersAndSecrets) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   CredentialStore store(dir.file("credentials"), "open sesame");
   const std::vector<Credential> bad = {
       with_password("", "u", "p"),
@@ -319,12 +301,12 @@ TEST(CredentialStore, PutRejectsBadNamesUsersAndSecrets) {
 }
 
 TEST(CredentialStore, AnEmptyPassphraseIsBadInput) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   EXPECT_EQ(error_kind([&] { CredentialStore(dir.file("credentials"), ""); }), ErrorKind::kBadInput);
 }
 
 TEST(CredentialStore, EachSaveUsesAFreshSaltAndNonce) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   CredentialStore store(path, "open sesame");
   store.put(with_password("web-root", "deploy-operator", kPassword));
@@ -339,7 +321,7 @@ TEST(CredentialStore, EachSaveUsesAFreshSaltAndNonce) {
 }
 
 TEST(CredentialStore, AMissingFileIsAnEmptyStoreAndIsNotCreatedByOpening) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("credentials");
   const CredentialStore store(path, "open sesame");
   EXPECT_TRUE(store.list().empty());
@@ -347,7 +329,7 @@ TEST(CredentialStore, AMissingFileIsAnEmptyStoreAndIsNotCreatedByOpening) {
 }
 
 TEST(CredentialStore, SaveCreatesPrivateParentDirectoriesAndLeavesNoTemporaryFile) {
-  TempDir dir;
+  TempDir dir("credentials-test");
   const auto path = dir.file("config/sshdctl/credentials");
   save_sample(path);
   EXPECT_EQ(mode_of(dir.file("config")), 0700U);

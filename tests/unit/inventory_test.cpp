@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "sshdctl/common/error.h"
+#include "temp_dir.h"
 
 namespace sshdctl::fleet {
 namespace {
@@ -20,29 +21,7 @@ using ::testing::IsEmpty;
 
 const std::string kExamples = SSHDCTL_EXAMPLES;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/sshdctl-inventory-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string write(const std::string& name, const std::string& content) const {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file) << content;
-    return file;
-  }
-
- private:
-  std::string path_;
-};
+using TempDir = sshdctl::testing::TempDir;
 
 // The message of the sshdctl::Error that F throws, failing the test when it throws none or
 // another kind.
@@ -522,7 +501,7 @@ TEST(InventoryLoad, UnreadableFiles) {
     EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
     EXPECT_STREQ(e.what(), "cannot read inventory /nonexistent/hosts: No such file or directory");
   }
-  TempDir dir;
+  TempDir dir("inventory-test");
   const std::string directory = dir.write("x", "");
   std::filesystem::remove(directory);
   std::filesystem::create_directory(directory);
@@ -530,7 +509,7 @@ TEST(InventoryLoad, UnreadableFiles) {
 }
 
 TEST(InventoryLoad, ChoosesYamlOrIniByTheFirstLine) {
-  TempDir dir;
+  TempDir dir("inventory-test");
   const auto groups_of = [](const std::string& file) {
     std::vector<std::string> out;
     for (const auto& [name, hosts] : load_inventory(file).groups) out.push_back(name);
@@ -553,7 +532,7 @@ TEST(InventoryLoad, ChoosesYamlOrIniByTheFirstLine) {
 }
 
 TEST(InventoryLoad, YamlErrorsNameTheFile) {
-  TempDir dir;
+  TempDir dir("inventory-test");
   const std::string file = dir.write("bad.yml", "all:\n  hosts:\n    w1:\n  vars:\n    ansible_port: x\n");
   EXPECT_EQ(error_of([&] { load_inventory(file); }),
             file + ":5: host w1: ansible_port 'x' is not a port number (1-65535)");
