@@ -46,7 +46,7 @@ trap '"$lab" down --prefix "$prefix" >/dev/null 2>&1 || true' EXIT
 . "$("$lab" state-dir --prefix "$prefix")/env"
 host=${prefix}1
 addr=$(awk -v n="$host" '$1 == n { print $2 }' "$LAB_HOSTS")
-remote="$bin --host ecs-user@$addr -i $LAB_KEY --known-hosts $LAB_KNOWN_HOSTS"
+remote="$bin --host ecs-user@$addr --identity $LAB_KEY --known-hosts $LAB_KNOWN_HOSTS"
 
 # every run sets "no" after the prepare step made it "yes"
 hyperfine --runs "$runs" --warmup 2 --export-json "$out/remote_set.json" \
