@@ -56,7 +56,7 @@ check_has "... PermitRootLogin no from sshd_config, fixed by root-login enable" 
     "fix: sshdctl root-login enable" "$(awk '/PermitRootLogin: PermitRootLogin no/ { p = 1 } p' <<<"$OUT")"
 capture hx "$H" "$bin" --json doctor --user ecs-user
 check_has "--json: the verdict for programs" '"login":"works"' "$OUT"
-capture "$bin" --host "ecs-user@$addr" -i "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5 \
+capture "$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5 \
     doctor --user ecs-user
 check_rc "over --host: exit 0" 0
 check_has "... the client address is this session's (SSH_CONNECTION)" \

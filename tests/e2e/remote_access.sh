@@ -95,7 +95,7 @@ sleep 0.5
 ssh-keygen -q -t ed25519 -N 'pp-Secret-55' -f "$tmp/enc" </dev/null
 "$lab" exec "$H" -- sh -c 'cat >> /home/ecs-user/.ssh/authorized_keys' <"$tmp/enc.pub"
 # script(1) gives sshdctl a terminal; the passphrase is typed once the prompt is up
-out=$( { sleep 2; printf 'pp-Secret-55\n'; } | script -qec "env -u SSH_AUTH_SOCK HOME=$tmp/home $bin --host ecs-user@$addr -i $tmp/enc --known-hosts $LAB_KNOWN_HOSTS show UsePAM" /dev/null 2>&1 || true)
+out=$( { sleep 2; printf 'pp-Secret-55\n'; } | script -qec "env -u SSH_AUTH_SOCK HOME=$tmp/home $bin --host ecs-user@$addr --identity $tmp/enc --known-hosts $LAB_KNOWN_HOSTS show UsePAM" /dev/null 2>&1 || true)
 if [[ $out == *"UsePAM yes"* && $out == *[Pp]"assphrase"* ]]; then ok "an encrypted key: the passphrase is asked on the terminal"
 else bad "an encrypted key: the passphrase is asked on the terminal" "$out"; fi
 if [[ $out != *"pp-Secret-55"* ]]; then ok "... without echo"; else bad "... without echo" "$out"; fi
