@@ -290,10 +290,15 @@ for ((r = 1; r <= total; r++)); do
     [[ $tool != ansible ]] || ansible_after
     ms=$(((t1 - t0) / 1000000))
     if ((rc != 0)); then
-      tail -n 25 "$log" >&2
-      fail "$tool, round $r, PermitRootLogin $val: exit $rc (log above)"
+      cp "$log" "$out/rollout-$hosts.failed.log"
+      # Ansible's errors come before its recap
+      { grep -E '^fatal:|UNREACHABLE!|FAILED!|ERROR!' "$log" | head -n 10; tail -n 15 "$log"; } >&2 || true
+      fail "$tool, round $r, PermitRootLogin $val: exit $rc (its log: $out/rollout-$hosts.failed.log)"
     fi
-    verify "$val" || fail "$tool, round $r: not every host has PermitRootLogin $val and a fresh reload"
+    if ! verify "$val"; then
+      cp "$log" "$out/rollout-$hosts.failed.log"
+      fail "$tool, round $r: not every host has PermitRootLogin $val and a fresh reload (the run's log: $out/rollout-$hosts.failed.log)"
+    fi
     cur=$val
     rss=-
     [[ ! -s $work/rss ]] || rss=$(tail -n 1 "$work/rss")
