@@ -154,7 +154,7 @@ Json host_json(const fleet::HostResult& r, const std::string& rollout, bool dry_
   j["exit_code"] = r.exit_code;
   j["canary"] = r.canary;
   j["changed_keys"] = Json::strings(r.changed_keys);
-  j["diff"] = r.summary;
+  j["summary"] = r.summary;
   j["change_id"] = r.change_id;
   if (!rollout.empty()) j["rollout"] = rollout;
   j["connect_ms"] = millis(r.connect_s);
@@ -271,8 +271,7 @@ Remote connect_remote(const host::SshTarget& target, const std::optional<std::st
 }
 
 int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context& base_ctx,
-              const std::optional<std::string>& new_root_password,
-              const std::function<Outcome(Context&, const fleet::InventoryHost&)>& verb) {
+              const std::optional<std::string>& new_root_password, const std::function<Outcome(Context&)>& verb) {
   const auto inventory = fleet::load_inventory(args.inventory);
   const auto hosts = fleet::select_hosts(inventory, args.limit);
   std::vector<std::string> names;
@@ -309,13 +308,14 @@ int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context&
                     Location{h.name, {}, 0});
       auto remote = connect_remote(target, new_root_password);
       result.connect_s = elapsed();
-      host::DryRunHost dry(*remote.host);
+      std::optional<host::DryRunHost> dry;
+      if (base_ctx.dry_run) dry.emplace(*remote.host);
       Context ctx = base_ctx;
-      ctx.target = base_ctx.dry_run ? static_cast<host::Host*>(&dry) : remote.host.get();
+      ctx.target = dry ? static_cast<host::Host*>(&*dry) : remote.host.get();
       if (args.probe) ctx.probes = std::move(remote.probes);
       ctx.who = base_ctx.who + " via ssh as " + remote.host->login_user();
       ctx.rollout = rollout;
-      auto outcome = verb(ctx, h);
+      auto outcome = verb(ctx);
       result.exit_code = outcome.code;
       if (!args.mutating || base_ctx.dry_run) texts[i] = outcome.text;
       result.detail = std::move(outcome.json);

@@ -56,7 +56,6 @@ struct FleetArgs {
 // as `base` says for what the inventory leaves open), with progress on stderr, a final table
 // (or JSON with --json), and --report. Returns the fleet exit code.
 int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context& base_ctx,
-              const std::optional<std::string>& new_root_password,
-              const std::function<Outcome(Context&, const fleet::InventoryHost&)>& verb);
+              const std::optional<std::string>& new_root_password, const std::function<Outcome(Context&)>& verb);
 
 }  // namespace sshdctl::cli

@@ -728,8 +728,7 @@ int run_sshdctl(int argc, char** argv) {
       std::vector<std::string> words;
       for (const auto* sub : app.get_subcommands()) words.push_back(sub->get_name());
       fleet_args.verb_name = sshdctl::text::join(words, " ") + (policy ? " " + policy_file : "");
-      return cli::run_fleet(fleet_args, remote, base, new_root_password,
-                            [&](cli::Context& ctx, const fleet::InventoryHost&) { return verb(ctx); });
+      return cli::run_fleet(fleet_args, remote, base, new_root_password, verb);
     }
 
     std::unique_ptr<host::Host> other;

@@ -148,7 +148,6 @@ class Scheduler {
         break;
     }
     summary_.results[i] = std::move(result);
-    ++done_;
     if (budget_ && summary_.failed > *budget_ && !stop_) {
       stop_ = true;
       summary_.abort_reason = "the failure budget (--max-failures " + std::to_string(*budget_) + ") was exceeded";
@@ -163,7 +162,6 @@ class Scheduler {
   std::mutex mutex_;
   RolloutSummary summary_;
   std::optional<long> budget_;
-  std::size_t done_ = 0;
   bool stop_ = false;
 };
 

@@ -744,34 +744,28 @@ void SshHost::write_files_atomic(const std::vector<std::pair<std::string, std::s
   if (files.empty()) return;
   // $1 mode, $2 uid, $3 gid, then a path and its size per file; the contents follow on stdin.
   const char* body =
-      "set -e; set -C; m=$1; u=$2; g=$3; shift 3; t=''; trap 'for f in $t; do rm -f \"$f\"; done' EXIT; "
+      "set -e; set -C; m=$1; u=$2; g=$3; shift 3; t=''; ds=''; trap 'for f in $t; do rm -f \"$f\"; done' EXIT; "
       "while [ $# -gt 0 ]; do "
       "  [ -L \"$1\" ] && { echo \"$1: is a symbolic link; sshdctl replaces regular files only\" >&2; exit 4; }; "
       "  [ -d \"${1%/*}\" ] || mkdir -p -- \"${1%/*}\"; "
-      "  rm -f -- \"$1.sshdctl-$$\"; head -c \"$2\" > \"$1.sshdctl-$$\"; t=\"$t $1.sshdctl-$$\"; shift 2; "
+      "  rm -f -- \"$1.sshdctl-$$\"; head -c \"$2\" > \"$1.sshdctl-$$\"; t=\"$t $1.sshdctl-$$\"; "
+      "  case \" $ds \" in *\" ${1%/*} \"*) ;; *) ds=\"$ds ${1%/*}\" ;; esac; shift 2; "
       "done; "
       "chmod \"$m\" $t; chown \"$u:$g\" $t; sync -- $t; "
-      "for f in $t; do mv -f -- \"$f\" \"${f%.sshdctl-*}\"; done; t=''";
+      "for f in $t; do mv -f -- \"$f\" \"${f%.sshdctl-*}\"; done; t=''; sync -- $ds";
   char mode[8];
   std::snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(like.mode));
   std::vector<std::string> args = {mode, std::to_string(like.uid), std::to_string(like.gid)};
   std::string input;
-  std::vector<std::string> dirs;
   for (const auto& [path, content] : files) {
+    // The script keeps its file lists in words.
     if (path.find_first_of(" \t\n") != std::string::npos)
       throw Error(ErrorKind::kInternal, "a journal path with white space", Location{name_, path, 0});
     args.push_back(path);
     args.push_back(std::to_string(content.size()));
     input += content;
-    const std::string dir = path.substr(0, path.rfind('/'));
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
   }
-  std::string full = body;
-  full += "; sync --";
-  for (std::size_t i = 0; i < dirs.size(); ++i) full += " \"$D" + std::to_string(i) + "\"";
-  std::string prefix;
-  for (std::size_t i = 0; i < dirs.size(); ++i) prefix += "D" + std::to_string(i) + "=" + shell_quote(dirs[i]) + "; ";
-  const auto r = script(prefix + full, args, input);
+  const auto r = script(body, args, input);
   if (r.exit_code != 0)
     throw Error(r.exit_code == 4 ? ErrorKind::kUnsupported : ErrorKind::kInternal,
                 "cannot write the files: " + text::trim(r.err), Location{name_, files.front().first, 0});

@@ -5,6 +5,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "sshdctl/accounts/password.h"
 #include "support.h"
 
@@ -571,6 +573,62 @@ TEST_F(Accounts, PolicyKeysAndLockStatesInOneChange) {
   EXPECT_EQ(read(keys()), kEd + "\n");
   EXPECT_EQ(read(root_ / "etc/shadow").find("alice:!"), std::string::npos);
   EXPECT_EQ(in_root("apply " + quote(policy)).code, 3);
+}
+
+// The fleet runner without a lab: what is refused before a connection, per-host failures that
+// do not stop the others, the canary, --json and --report. (The lab case: tests/e2e/fleet.sh.)
+class Fleet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // bob may not use sudo (ansible_become=false); nothing listens on 127.0.0.1:1.
+    write(inventory(),
+          "[lab]\nnoroot ansible_host=127.0.0.1 ansible_user=bob ansible_become=false\n"
+          "closed ansible_host=127.0.0.1 ansible_port=1\n");
+  }
+  std::string inventory() const { return (tmp_.path / "hosts.ini").string(); }
+  CommandRun fleet(const std::string& args) {
+    return sshdctl("-i " + quote(inventory()) + " --known-hosts /dev/null --connect-timeout 2 " + args);
+  }
+  TempDir tmp_;
+};
+
+TEST_F(Fleet, FleetOptionsAndOneHostVerbsAreRefusedClearly) {
+  const auto no_inventory = sshdctl("--report /tmp/x.jsonl show");
+  EXPECT_EQ(no_inventory.code, 2) << no_inventory.out;
+  EXPECT_NE(no_inventory.out.find("are for -i INVENTORY"), std::string::npos) << no_inventory.out;
+  const auto both = fleet("--host web1 show");
+  EXPECT_EQ(both.code, 2) << both.out;
+  EXPECT_NE(both.out.find("-i (an inventory) excludes --host and --root"), std::string::npos) << both.out;
+  const auto tempkey = fleet("tempkey root --ttl 1m");
+  EXPECT_EQ(tempkey.code, 2) << tempkey.out;
+  EXPECT_NE(tempkey.out.find("tempkey makes one key for one host"), std::string::npos) << tempkey.out;
+  const auto limit = fleet("--limit nosuch show");
+  EXPECT_EQ(limit.code, 2) << limit.out;
+  EXPECT_NE(limit.out.find("nosuch"), std::string::npos) << limit.out;
+  const auto batch = fleet("--batch lots set PermitRootLogin no");
+  EXPECT_EQ(batch.code, 2) << batch.out;
+  EXPECT_NE(batch.out.find("--batch takes a number of hosts or a percentage"), std::string::npos) << batch.out;
+  const auto rollout = sshdctl("revert --rollout 20261125T000000000000Z-000000");
+  EXPECT_EQ(rollout.code, 2) << rollout.out;
+}
+
+TEST_F(Fleet, EachHostFailsOnItsOwnAndIsReported) {
+  const std::string report = (tmp_.path / "report.jsonl").string();
+  const auto r = fleet("--json --report " + quote(report) + " set PermitRootLogin no");
+  EXPECT_EQ(r.code, 7) << r.out;  // every host tried, some failed
+  EXPECT_NE(r.out.find("\"failed\":2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"aborted\":false"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ansible_become is false and the login user is not root"), std::string::npos) << r.out;
+  const auto lines = read(report);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 2) << lines;
+  EXPECT_NE(lines.find("\"host\":\"closed\",\"status\":\"failed\""), std::string::npos) << lines;
+  EXPECT_NE(lines.find("refused"), std::string::npos) << lines;
+
+  // A failed canary: the other host is not started, and the report says so.
+  const auto canary = fleet("--canary 1 --report " + quote(report) + " set PermitRootLogin no");
+  EXPECT_EQ(canary.code, 8) << canary.out;
+  EXPECT_NE(canary.out.find("0 changed, 0 unchanged, 1 failed, 1 not started"), std::string::npos) << canary.out;
+  EXPECT_NE(read(report).find("\"host\":\"closed\",\"status\":\"skipped\""), std::string::npos) << read(report);
 }
 
 }  // namespace
