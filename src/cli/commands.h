@@ -14,48 +14,15 @@
 #include "sshdctl/host/accounts.h"
 #include "sshdctl/host/host.h"
 #include "sshdctl/txn/journal.h"
+#include "sshdctl/txn/transaction.h"
 
 namespace sshdctl::cli {
 
-struct Context {
-  host::Host* target = nullptr;      // where changes go (a dry-run host under --dry-run)
-  host::Host* controller = nullptr;  // this machine, for an offline root without sshd
-  std::string lens_dir;
-  bool dry_run = false;
-  bool reload = true;  // reload sshd after a change on a live target
-  std::string unit;    // the sshd unit, when not detected
-  // After a reload on a remote target: each probe logs in afresh the way the operator will
-  // need to and returns why that failed (nullopt: it worked). Empty: no probe (local
-  // targets, --no-probe).
-  struct Probe {
-    std::string what;  // e.g. "ecs-user with publickey"
-    std::function<std::optional<std::string>()> run;
-  };
-  std::vector<Probe> probes;
-  std::string who;     // for the journal: operator@machine [via ssh as LOGIN]
-  std::string reason;  // --reason
-  int lock_timeout_s = 30;
-  long window_s = 0;    // --for / --confirm-within: the change reverts itself after this long
-  std::string rollout;  // the fleet rollout this change belongs to (journal), if any
-};
-
-struct FileReport {
-  std::string path;
-  std::string diff;
-  bool created = false;
-};
-
-struct ChangeReport {
-  std::string host;
-  std::string verb;
-  std::string id;  // the change set in the target's journal
-  bool changed = false;
-  bool dry_run = false;
-  std::vector<FileReport> files;
-  std::vector<config::Note> notes;
-  std::vector<std::string> checks;  // validation and other checks done
-  std::string service;              // what happened to the running sshd
-};
+// The path every change takes is the transaction's (src/txn); the verbs use its types.
+using txn::ChangeReport;
+using txn::Context;
+using txn::FileReport;
+using txn::MoreChanges;
 
 struct ConnectionArgs {
   std::optional<std::string> user, host, addr, laddr, lport, rdomain;

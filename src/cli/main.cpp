@@ -26,6 +26,7 @@
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
 #include "sshdctl/host/ssh_host.h"
+#include "test_seam.h"
 
 namespace {
 
@@ -641,8 +642,10 @@ int run_sshdctl(int argc, char** argv) {
     if (!window_for.empty() && !confirm_within.empty())
       throw Error(ErrorKind::kBadInput, "--for and --confirm-within exclude each other");
 
+    const auto faults = cli::test_fault_hook();
     cli::Context base;
     base.controller = &controller;
+    base.faults = faults.get();
     base.lens_dir = lens_dir.empty() ? config::default_lens_dir() : lens_dir;
     base.dry_run = dry_run;
     base.reload = !no_reload;
@@ -661,6 +664,13 @@ int run_sshdctl(int argc, char** argv) {
 
     // The verb, on one target.
     const auto verb = [&](cli::Context& ctx) -> cli::Outcome {
+      // Everything the verb reads comes from one snapshot of the target (one request to a
+      // remote host); /etc/shadow only for the verbs that handle passwords.
+      const bool reads_shadow =
+          enable->parsed() || passwd->parsed() || revert->parsed() || audit->parsed() || policy.has_value();
+      const bool reloads = set->parsed() || unset->parsed() || enable->parsed() || disable->parsed() ||
+                           revert->parsed() || policy.has_value();
+      const txn::SnapshotScope snapshot(ctx, txn::snapshot_request(reads_shadow), reloads && !read_only);
       cli::Outcome out;
       const auto done = [&](auto report, int code) {
         out.json = cli::to_json(report);

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -106,32 +107,40 @@ std::string recorded_fingerprints(const std::string& file, const std::string& ho
   return prints.empty() ? "no readable entry" : text::join(prints, ", ");
 }
 
-// The shell every command of a run goes through: it reads "SCRIPT_BYTES INPUT_BYTES\n", the
-// script and its input, runs the script, and answers "STATUS OUT_BYTES ERR_BYTES\n" followed
-// by the output and the error output, in one write (one packet for a small answer). Nothing
-// of it (secrets included) stays on the target's disk after the command: its files are
-// emptied. head -c reads no further than it is told (GNU coreutils and busybox alike), so the
-// stream stays in step. The script runs in a subshell (a fork, no exec: a fresh `set --`,
-// traps and `exit` of its own), which keeps the programs started per command to four.
+// The shell every command of a run goes through. A request is "LINES INPUT_BYTES TOKEN\n", the
+// script in LINES lines (read with the builtin `read`: scripts are text), then its input. The
+// input goes to a file the script reads as its stdin (so a script that stops early leaves the
+// stream in step), emptied after the command; the file is in /run, writable by root only; a
+// script without input reads /dev/null. The
+// answer is the script's own output, untouched (every byte value survives), then
+// "\nTOKEN STATUS\n" on stdout and "\nTOKEN\n" on stderr: TOKEN is random per request, so no
+// output can forge the end of an answer, and no `wc`, `cat` or temporary file is needed. The
+// script runs in a subshell (a fork, no exec: a fresh `set --`, traps and `exit` of its own):
+// one process per command, two with an input (head -c reads no further than it is told, GNU
+// coreutils and busybox alike). Per connection: `rm` of the input file at the end, unless a
+// script removed it (the commit does: it is the last request with an input). The effective uid
+// comes from /proc/self/status (the Uid line's second field), read with a builtin.
 constexpr const char* kShellLoop = R"SH(umask 077
-d=$(mktemp -d /tmp/sshdctl-run.XXXXXX) || exit 1
-trap 'rm -rf "$d"' EXIT
+IN=/run/sshdctl-in.$$
+trap '[ ! -e "$IN" ] || rm -f "$IN"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
-: >"$d/i"
-echo "sshdctl-ready $(id -u)"
-while IFS=' ' read -r n m; do
-  head -c "$n" >"$d/s" || exit 1
-  if [ "$m" -gt 0 ]; then head -c "$m" >"$d/i" || exit 1; fi
-  ( . "$d/s" ) <"$d/i" >"$d/o" 2>"$d/e"
+u=
+while read -r k v w x; do [ "$k" = Uid: ] && { u=$w; break; }; done </proc/self/status
+echo "sshdctl-ready ${u:-$(id -u)} $$"
+while IFS=' ' read -r n m t; do
+  s=
+  while [ "$n" -gt 0 ] && IFS= read -r l; do s="$s$l
+"; n=$((n - 1)); done
+  if [ "$m" -gt 0 ]; then
+    head -c "$m" >"$IN" || exit 1
+    ( eval "$s" ) <"$IN"
+  else
+    ( eval "$s" ) </dev/null
+  fi
   r=$?
-  : >"$d/i"
-  : >"$d/s"
-  set -- $(wc -c "$d/o" "$d/e")
-  { printf '%s %s %s\n' "$r" "$1" "$3"; cat "$d/o" "$d/e"; } >"$d/r"
-  : >"$d/o"
-  : >"$d/e"
-  cat "$d/r"
-  : >"$d/r"
+  [ ! -e "$IN" ] || : >"$IN"
+  printf '\n%s %s\n' "$t" "$r"
+  printf '\n%s\n' "$t" >&2
 done
 )SH";
 
@@ -395,14 +404,6 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
   const std::string login_user = login != nullptr ? login : "?";
   ssh_string_free_char(login);
   s.user = login_user;
-  int rc = ssh_userauth_none(ssh, nullptr);
-  if (rc == SSH_AUTH_SUCCESS) {
-    s.auth_method = kAuthAny;
-    return;
-  }
-  if (rc == SSH_AUTH_ERROR) throw s.error(ErrorKind::kInternal, std::string("connection lost: ") + ssh_get_error(ssh));
-  const int offered_methods = ssh_userauth_list(ssh, nullptr);
-  std::vector<std::string> tried;
   const auto succeeded = [&](int result, unsigned method) {
     if (result == SSH_AUTH_ERROR)
       throw s.error(ErrorKind::kInternal, std::string("connection lost during login: ") + ssh_get_error(ssh));
@@ -410,14 +411,17 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
     s.auth_method = method;
     return true;
   };
-  if ((target.methods & kAuthPublicKey) && (offered_methods & SSH_AUTH_METHOD_PUBLICKEY)) {
+  // A key given by name (or stored) is offered at once, signed: a round trip less than asking
+  // first what the server offers ("none"), which is asked only when the key is refused.
+  KeyPtr key;
+  std::string key_name;
+  if (target.methods & kAuthPublicKey) {
     if (target.private_key) {
       ssh_key raw = nullptr;
       if (ssh_pki_import_privkey_base64(target.private_key->c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK)
         throw s.error(ErrorKind::kBadInput, "the stored private key cannot be read (encrypted keys cannot be stored)");
-      const KeyPtr key(raw);
-      if (succeeded(ssh_userauth_publickey(ssh, nullptr, key.get()), kAuthPublicKey)) return;
-      tried.emplace_back("publickey (the stored key)");
+      key.reset(raw);
+      key_name = "publickey (the stored key)";
     } else if (!target.identity.empty()) {
       bool asked = false;
       bool answered = false;
@@ -439,9 +443,22 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
                                                     "load it into ssh-agent)")));
         throw s.error(ErrorKind::kBadInput, "cannot read the private key " + target.identity);
       }
-      const KeyPtr key(raw);
-      if (succeeded(ssh_userauth_publickey(ssh, nullptr, key.get()), kAuthPublicKey)) return;
-      tried.push_back("publickey (" + target.identity + ")");
+      key.reset(raw);
+      key_name = "publickey (" + target.identity + ")";
+    }
+    if (key && succeeded(ssh_userauth_publickey(ssh, nullptr, key.get()), kAuthPublicKey)) return;
+  }
+  int rc = ssh_userauth_none(ssh, nullptr);
+  if (rc == SSH_AUTH_SUCCESS) {
+    s.auth_method = kAuthAny;
+    return;
+  }
+  if (rc == SSH_AUTH_ERROR) throw s.error(ErrorKind::kInternal, std::string("connection lost: ") + ssh_get_error(ssh));
+  const int offered_methods = ssh_userauth_list(ssh, nullptr);
+  std::vector<std::string> tried;
+  if ((target.methods & kAuthPublicKey) && (offered_methods & SSH_AUTH_METHOD_PUBLICKEY)) {
+    if (key) {
+      tried.push_back(key_name);
     } else {
       if (succeeded(ssh_userauth_publickey_auto(ssh, nullptr, nullptr), kAuthPublicKey)) return;
       tried.emplace_back("publickey (ssh-agent, the ssh config's and the default keys)");
@@ -601,11 +618,23 @@ SshHost::SshHost(const SshTarget& target)
   name_ = session_->name;
   user_ = session_->user;
   auth_method_ = session_->auth_method;
+  if (const int v = ssh_get_openssh_version(session_->ssh.get()); v > 0)
+    openssh_version_ = std::to_string((v >> 16) & 0xff) + "." + std::to_string((v >> 8) & 0xff);
   if (!target.need_root) return;
   session_->sudo_password = target.password;
-  const std::string ready = "sshdctl-ready 0\n";  // the loop prints its uid: root's
-  session_->shell = session_->open_as_root(kShellLoop, ready, session_->shell_out, command_timeout_s_);
-  session_->shell_out.erase(0, session_->shell_out.find(ready) + ready.size());
+  // The loop prints its uid (root's) and its pid (the process that stands for this run).
+  const std::string ready = "sshdctl-ready 0 ";
+  std::string& out = session_->shell_out;
+  session_->shell = session_->open_as_root(kShellLoop, ready, out, command_timeout_s_);
+  out.erase(0, out.find(ready) + ready.size());
+  const auto deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
+  while (out.find('\n') == std::string::npos) {
+    if (!session_->drain(session_->shell.get(), out, session_->shell_err) || Clock::now() > deadline)
+      throw session_->error(ErrorKind::kInternal, "the target's root shell did not start");
+    session_->wait(kPollSliceMs);
+  }
+  shell_pid_ = std::atol(out.substr(0, out.find('\n')).c_str());
+  out.erase(0, out.find('\n') + 1);
 }
 
 SshHost::~SshHost() {
@@ -616,34 +645,67 @@ SshHost::~SshHost() {
   }
 }
 
+namespace {
+
+// A fresh token for one request's answer: 128 random bits, as hex.
+std::string answer_token() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "sshdctl-%016llx%016llx", static_cast<unsigned long long>(random()),
+                static_cast<unsigned long long>(random()));
+  return buf;
+}
+
+}  // namespace
+
+std::string frame_request(const std::string& program, std::size_t input_size, const std::string& token) {
+  std::size_t lines = 0;
+  for (const char c : program) lines += c == '\n' ? 1 : 0;
+  if (!program.empty() && program.back() != '\n') ++lines;
+  std::string request = std::to_string(lines) + " " + std::to_string(input_size) + " " + token + "\n" + program;
+  if (!program.empty() && program.back() != '\n') request += '\n';
+  return request;
+}
+
+std::optional<std::size_t> answer_end(const std::string& stream, const std::string& token, int* status,
+                                      std::size_t* consumed) {
+  const std::string mark = "\n" + token + " ";
+  const auto at = stream.find(mark);
+  if (at == std::string::npos) return std::nullopt;
+  const auto eol = stream.find('\n', at + mark.size());
+  if (eol == std::string::npos) return std::nullopt;
+  if (status != nullptr) *status = std::atoi(stream.c_str() + at + mark.size());
+  if (consumed != nullptr) *consumed = eol + 1;
+  return at;
+}
+
 CommandResult SshHost::script(const std::string& body, const std::vector<std::string>& args, const std::string& input) {
   Session& s = *session_;
   if (!s.shell) throw s.error(ErrorKind::kInternal, "no root shell on this connection");
   std::string program = "set --";
   for (const auto& a : args) program += " " + shell_quote(a);
   program += "\n" + body + "\n";
-  const std::string request =
-      std::to_string(program.size()) + " " + std::to_string(input.size()) + "\n" + program + input;
+  const std::string token = answer_token();
+  const std::string request = frame_request(program, input.size(), token) + input;
   ++round_trips_;
   const auto started = Clock::now();
   s.write(s.shell.get(), request.data(), request.size());
 
   const auto deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
-  std::size_t out_size = 0;
-  std::size_t err_size = 0;
-  std::size_t header_end = std::string::npos;
+  const std::string err_mark = "\n" + token + "\n";
   CommandResult result;
+  std::size_t out_end = 0;
+  std::size_t out_consumed = 0;
   while (true) {
-    if (header_end == std::string::npos && (header_end = s.shell_out.find('\n')) != std::string::npos) {
-      const auto fields = text::split_words(s.shell_out.substr(0, header_end));
-      if (fields.size() != 3) throw s.error(ErrorKind::kInternal, "the target's shell answered out of step");
-      result.exit_code = std::atoi(fields[0].c_str());
-      out_size = std::strtoul(fields[1].c_str(), nullptr, 10);
-      err_size = std::strtoul(fields[2].c_str(), nullptr, 10);
+    const auto out_at = answer_end(s.shell_out, token, &result.exit_code, &out_consumed);
+    const auto err_at = s.shell_err.find(err_mark);
+    if (out_at && err_at != std::string::npos) {
+      out_end = *out_at;
+      result.err = s.shell_err.substr(0, err_at);
+      s.shell_err.erase(0, err_at + err_mark.size());
+      break;
     }
-    if (header_end != std::string::npos && s.shell_out.size() >= header_end + 1 + out_size + err_size) break;
-    if (!s.drain(s.shell.get(), s.shell_out, s.shell_err) &&
-        !(header_end != std::string::npos && s.shell_out.size() >= header_end + 1 + out_size + err_size))
+    if (!s.drain(s.shell.get(), s.shell_out, s.shell_err))
       throw s.error(ErrorKind::kInternal,
                     "the connection's shell ended" + (s.shell_err.empty() ? "" : ": " + text::trim(s.shell_err)));
     if (Clock::now() > deadline) {
@@ -655,9 +717,8 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
     }
     s.wait(kPollSliceMs);
   }
-  result.out = s.shell_out.substr(header_end + 1, out_size);
-  result.err = s.shell_out.substr(header_end + 1 + out_size, err_size);
-  s.shell_out.erase(0, header_end + 1 + out_size + err_size);
+  result.out = s.shell_out.substr(0, out_end);
+  s.shell_out.erase(0, out_consumed);
   if (spdlog::should_log(spdlog::level::debug)) {
     const auto first = body.find_first_not_of(" \n");
     const auto line = body.substr(first == std::string::npos ? 0 : first, 60);
@@ -675,12 +736,203 @@ CommandResult SshHost::run(const std::vector<std::string>& argv) {
 }
 
 std::unique_ptr<BusEndpoint> SshHost::system_bus() {
-  if (!stat("/run/systemd/system").exists) return nullptr;
   std::string out;
-  // The bridge speaks first only when asked; "exec" keeps the channel its own.
-  auto channel = session_->open_as_root("echo sshdctl-bridge; exec systemd-stdio-bridge", "sshdctl-bridge\n", out,
-                                        command_timeout_s_);
+  // The bridge speaks first only when asked; "exec" keeps the channel its own. Without systemd
+  // the channel ends at once, and the caller falls back (no round trip spent on asking first).
+  ChannelPtr channel;
+  try {
+    channel =
+        session_->open_as_root("[ -d /run/systemd/system ] || exit 3; echo sshdctl-bridge; exec systemd-stdio-bridge",
+                               "sshdctl-bridge\n", out, command_timeout_s_);
+  } catch (const Error& e) {
+    spdlog::debug("{}: no system bus: {}", name_, e.message());
+    return nullptr;
+  }
   return std::make_unique<BusRelay>(*session_, std::move(channel));
+}
+
+namespace {
+
+// One request for everything a change plans from (see Host::snapshot). Arguments are pairs:
+// R main-file, F file, S stat-only path, G glob pattern, P program. Include lines of the sshd
+// files are followed here with builtins only (read, case, parameter expansion, globbing), so
+// the whole snapshot costs three processes: the subshell, one stat and one cat. The answer:
+//   "F L R PATH" / "S L R PATH" (L: a symbolic link, R: regular, content follows) or "X PATH"
+//   (missing) per path; "G PATTERN" then "M MATCH" per match; "P 0|1 PROGRAM";
+//   "stat", one `stat -L` line per F/S entry in order; "data", the F contents back to back.
+// A file that changes while it is read shows as a length that does not add up: the caller
+// asks again. Names with a newline are left out (read one by one if they are ever asked for).
+const std::string kSnapshotScript = std::string(R"SH(set -f
+nl='
+'
+cr=')SH") + "\r" + R"SH('
+meta= list= cats= todo= seen=$nl
+add() {
+  case $2 in *"$nl"*) return 1 ;; esac
+  case $seen in *"$nl$2$nl"*) return 1 ;; esac
+  seen=$seen$2$nl
+  if [ -e "$2" ] || [ -L "$2" ]; then
+    l=0 r=0
+    [ -L "$2" ] && l=1
+    [ "$1" = F ] && [ -f "$2" ] && r=1
+    [ -e "$2" ] || { meta="${meta}X $2$nl"; return 1; }
+    meta="$meta$1 $l $r $2$nl" list=$list$2$nl
+    [ $r = 1 ] && cats=$cats$2$nl
+    return 0
+  fi
+  meta="${meta}X $2$nl"
+  return 1
+}
+expand() {
+  meta="${meta}G $1$nl"
+  set +f
+  for m in $1; do
+    [ -e "$m" ] || continue
+    meta="${meta}M $m$nl"
+    [ "$2" = 1 ] && todo=$todo$m$nl
+  done
+  set -f
+}
+scan() {
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%"$cr"}
+    line=${line#"${line%%[! 	]*}"}
+    case $line in [Ii][Nn][Cc][Ll][Uu][Dd][Ee][\ \	=]*) ;; *) continue ;; esac
+    rest=${line#???????}
+    rest=${rest#"${rest%%[! 	]*}"}
+    rest=${rest#=}
+    while :; do
+      rest=${rest#"${rest%%[! 	]*}"}
+      case $rest in
+        '' | \#*) break ;;
+        \"*)
+          rest=${rest#?}
+          w=${rest%%\"*}
+          case $rest in *\"*) rest=${rest#*\"} ;; *) rest= ;; esac ;;
+        *)
+          w=${rest%%[ 	]*}
+          rest=${rest#"$w"} ;;
+      esac
+      case $w in /*) ;; *) w=/etc/ssh/$w ;; esac
+      expand "$w" 1
+    done
+  done <"$1"
+}
+IFS=$nl
+while [ $# -ge 2 ]; do
+  case $1 in
+    R) todo=$todo$2$nl ;;
+    F | S) add "$1" "$2" ;;
+    G) expand "$2" 0 ;;
+    P) if [ -x "$2" ]; then meta="${meta}P 1 $2$nl"; else meta="${meta}P 0 $2$nl"; fi ;;
+  esac
+  shift 2
+done
+while [ -n "$todo" ]; do
+  f=${todo%%"$nl"*} todo=${todo#*"$nl"}
+  if add F "$f" && [ -f "$f" ]; then scan "$f"; fi
+done
+printf '%sstat\n' "$meta"
+[ -z "$list" ] || stat -L -c '%F|%a|%u|%g|%s' -- $list
+echo data
+[ -z "$cats" ] || exec cat -- $cats)SH";
+
+}  // namespace
+
+const char* shell_loop_script() { return kShellLoop; }
+const std::string& snapshot_script() { return kSnapshotScript; }
+
+Snapshot parse_snapshot(const std::string& answer) {
+  Snapshot snap;
+  struct Entry {
+    std::string path;
+    bool symlink, regular;
+  };
+  std::vector<Entry> entries;
+  std::size_t pos = 0;
+  const auto next_line = [&]() -> std::optional<std::string> {
+    const auto eol = answer.find('\n', pos);
+    if (eol == std::string::npos) return std::nullopt;
+    std::string line = answer.substr(pos, eol - pos);
+    pos = eol + 1;
+    return line;
+  };
+  const auto bad = [](const std::string& why) { return Error(ErrorKind::kInternal, "the target's snapshot " + why); };
+  std::string glob;
+  while (true) {
+    const auto line = next_line();
+    if (!line) throw bad("ended early");
+    if (*line == "stat") break;
+    if (line->size() < 2 || (*line)[1] != ' ') throw bad("has a malformed line: " + *line);
+    const char kind = (*line)[0];
+    if ((kind == 'F' || kind == 'S') && line->size() > 6) {
+      entries.push_back(Entry{line->substr(6), (*line)[2] == '1', (*line)[4] == '1'});
+    } else if (kind == 'X') {
+      snap.files[line->substr(2)] = Snapshot::File{};
+    } else if (kind == 'G') {
+      glob = line->substr(2);
+      snap.globs[glob];
+    } else if (kind == 'M') {
+      snap.globs[glob].push_back(line->substr(2));
+    } else if (kind == 'P' && line->size() > 4) {
+      snap.programs[line->substr(4)] = (*line)[2] == '1';
+    } else {
+      throw bad("has a malformed line: " + *line);
+    }
+  }
+  for (auto& [pattern, matches] : snap.globs) std::sort(matches.begin(), matches.end());
+  std::vector<std::size_t> sizes;
+  for (const auto& e : entries) {
+    const auto line = next_line();
+    const auto fields = line ? text::split(*line, '|') : std::vector<std::string>{};
+    if (fields.size() != 5) throw bad("changed while it was read (stat)");
+    Snapshot::File f;
+    f.info.exists = true;
+    f.info.symlink = e.symlink;
+    f.info.regular = fields[0] == "regular file" || fields[0] == "regular empty file";
+    f.info.mode = static_cast<mode_t>(std::strtoul(fields[1].c_str(), nullptr, 8));
+    f.info.uid = static_cast<uid_t>(std::strtoul(fields[2].c_str(), nullptr, 10));
+    f.info.gid = static_cast<gid_t>(std::strtoul(fields[3].c_str(), nullptr, 10));
+    if (e.regular != f.info.regular) throw bad("changed while it was read (type of " + e.path + ")");
+    sizes.push_back(e.regular ? std::strtoull(fields[4].c_str(), nullptr, 10) : 0);
+    snap.files[e.path] = std::move(f);
+  }
+  if (next_line() != "data") throw bad("changed while it was read (no data)");
+  std::size_t total = 0;
+  for (const auto size : sizes) total += size;
+  if (answer.size() - pos != total) throw bad("changed while it was read (sizes)");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].regular) continue;
+    snap.files[entries[i].path].content = answer.substr(pos, sizes[i]);
+    pos += sizes[i];
+  }
+  return snap;
+}
+
+Snapshot SshHost::snapshot(const SnapshotRequest& request) {
+  std::vector<std::string> args;
+  const auto pairs = [&](const char* kind, const std::vector<std::string>& words) {
+    for (const auto& w : words) {
+      args.emplace_back(kind);
+      args.push_back(w);
+    }
+  };
+  pairs("R", request.sshd_roots);
+  pairs("F", request.files);
+  pairs("S", request.stats);
+  pairs("G", request.globs);
+  pairs("P", request.programs);
+  for (int attempt = 1;; ++attempt) {
+    const auto r = script(kSnapshotScript, args);
+    try {
+      if (r.exit_code != 0)
+        throw Error(ErrorKind::kInternal, "the target's snapshot failed: " + text::trim(r.err), Location{name_, {}, 0});
+      return parse_snapshot(r.out);
+    } catch (const Error& e) {
+      if (attempt == 2) throw Error(e.kind(), e.message(), Location{name_, {}, 0});
+      spdlog::debug("{}: {}; asking again", name_, e.message());
+    }
+  }
 }
 
 std::optional<std::string> SshHost::read_file(const std::string& path) {
@@ -818,10 +1070,7 @@ void SshHost::set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gi
 
 void SshHost::remove_dir(const std::string& path) { script("rmdir -- \"$1\"", {path}); }
 
-long SshHost::run_pid() {
-  if (shell_pid_ == 0) shell_pid_ = std::atol(script("echo $PPID", {}).out.c_str());
-  return shell_pid_;
-}
+long SshHost::run_pid() { return shell_pid_; }
 
 bool SshHost::pid_alive(long pid) { return script("kill -0 \"$1\" 2>/dev/null", {std::to_string(pid)}).exit_code == 0; }
 

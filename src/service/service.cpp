@@ -7,10 +7,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
@@ -79,7 +84,10 @@ class SystemdManager : public ServiceManager {
             finished_[job] = result;
           });
       manager_->finishRegistration();
-      manager_->callMethod("Subscribe").onInterface(kManager);
+      // Subscribe's reply is not waited for: the bus keeps this connection's messages in order,
+      // so systemd is subscribed before it sees any later call of ours.
+      subscribed_ =
+          manager_->callMethodAsync("Subscribe").onInterface(kManager).uponReplyInvoke([](const sdbus::Error*) {});
       unit_ = unit.empty() ? detect() : checked(unit);
     } catch (const sdbus::Error& e) {
       if (e.getName().find("NoSuchUnit") != std::string::npos || e.getName().find("AccessDenied") != std::string::npos)
@@ -175,30 +183,80 @@ class SystemdManager : public ServiceManager {
   [[nodiscard]] std::string unit() const override { return unit_; }
 
  private:
-  sdbus::ObjectPath unit_path(const std::string& unit) {
-    sdbus::ObjectPath path;
-    manager_->callMethod("LoadUnit").onInterface(kManager).withArguments(unit).storeResultsTo(path);
+  // A unit's object path, as systemd spells it (every byte but [A-Za-z0-9] as _XX): asking it
+  // directly saves the LoadUnit round trip, and systemd loads the unit when it is asked.
+  static std::string unit_path(const std::string& unit) {
+    std::string path = "/org/freedesktop/systemd1/unit/";
+    for (const char c : unit) {
+      if (std::isalnum(static_cast<unsigned char>(c)) != 0 && !(path.back() == '/' && std::isdigit(c) != 0)) {
+        path += c;
+      } else {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "_%02x", static_cast<unsigned char>(c));
+        path += hex;
+      }
+    }
     return path;
   }
 
-  template <typename T>
-  static T property(sdbus::IProxy& unit, const char* interface, const char* name) {
-    return unit.getProperty(name).onInterface(interface).get<T>();
+  struct Pending {
+    bool done = false;
+    std::optional<sdbus::Error> error;
+    std::map<std::string, sdbus::Variant> values;
+  };
+
+  // The state of several units, asked all at once (one round trip over a relayed bus).
+  std::vector<UnitStatus> read_statuses(const std::vector<std::string>& units) {
+    std::vector<std::unique_ptr<sdbus::IProxy>> proxies;
+    std::vector<std::pair<std::shared_ptr<Pending>, std::shared_ptr<Pending>>> answers;
+    const auto ask = [&](sdbus::IProxy& proxy, const char* interface) {
+      auto pending = std::make_shared<Pending>();
+      proxy.callMethodAsync("GetAll")
+          .onInterface("org.freedesktop.DBus.Properties")
+          .withArguments(std::string(interface))
+          .uponReplyInvoke([pending](const sdbus::Error* e, std::map<std::string, sdbus::Variant> values) {
+            pending->done = true;
+            if (e != nullptr) pending->error = *e;
+            pending->values = std::move(values);
+          });
+      return pending;
+    };
+    for (const auto& unit : units) {
+      proxies.push_back(sdbus::createProxy(*connection_, kDestination, unit_path(unit)));
+      const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+      answers.emplace_back(ask(*proxies.back(), kUnit), service ? ask(*proxies.back(), kService) : nullptr);
+    }
+    const bool all = wait_until(
+        [&] {
+          return std::all_of(answers.begin(), answers.end(),
+                             [](const auto& a) { return a.first->done && (!a.second || a.second->done); });
+        },
+        std::chrono::seconds(30));
+    if (!all) throw sdbus::Error("org.freedesktop.DBus.Error.Timeout", "no answer from systemd within 30 s");
+    std::vector<UnitStatus> out;
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const auto& unit_props = *answers[i].first;
+      if (unit_props.error) throw *unit_props.error;
+      const auto text = [&](const char* name) {
+        const auto it = unit_props.values.find(name);
+        return it == unit_props.values.end() ? std::string() : it->second.get<std::string>();
+      };
+      UnitStatus st;
+      st.unit = units[i];
+      st.load_state = text("LoadState");
+      st.active_state = text("ActiveState");
+      st.sub_state = text("SubState");
+      st.socket_activated = text::lower(units[i]).find(".socket") != std::string::npos;
+      if (answers[i].second && !answers[i].second->error && st.load_state == "loaded")
+        if (const auto it = answers[i].second->values.find("MainPID"); it != answers[i].second->values.end())
+          st.main_pid = it->second.get<std::uint32_t>();
+      st.active_socket = active_socket_;
+      out.push_back(std::move(st));
+    }
+    return out;
   }
 
-  UnitStatus read_status(const std::string& unit) {
-    auto proxy = sdbus::createProxy(*connection_, kDestination, unit_path(unit));
-    UnitStatus s;
-    s.unit = unit;
-    s.load_state = property<std::string>(*proxy, kUnit, "LoadState");
-    s.active_state = property<std::string>(*proxy, kUnit, "ActiveState");
-    s.sub_state = property<std::string>(*proxy, kUnit, "SubState");
-    s.socket_activated = text::lower(unit).find(".socket") != std::string::npos;
-    const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
-    if (service && s.load_state == "loaded") s.main_pid = property<std::uint32_t>(*proxy, kService, "MainPID");
-    s.active_socket = active_socket_;
-    return s;
-  }
+  UnitStatus read_status(const std::string& unit) { return read_statuses({unit}).front(); }
 
   std::string checked(const std::string& unit) {
     if (read_status(unit).load_state != "loaded")
@@ -209,13 +267,19 @@ class SystemdManager : public ServiceManager {
   // The unit that runs sshd here: an active ssh.service or sshd.service; else an active
   // ssh.socket (socket activation); else the first one that exists.
   std::string detect() {
+    const std::vector<std::string> candidates{"ssh.socket", "sshd.socket", "ssh.service", "sshd.service"};
+    const auto states = read_statuses(candidates);
+    for (const auto& st : states)
+      if (st.socket_activated && st.active_state == "active") active_socket_ = st.unit;
     std::optional<std::string> loaded;
-    for (const char* socket : {"ssh.socket", "sshd.socket"})
-      if (read_status(socket).active_state == "active") active_socket_ = socket;
     for (const char* unit : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
-      const auto s = read_status(unit);
-      if (s.load_state != "loaded") continue;
-      if (s.active_state == "active" || s.active_state == "reloading") return unit;
+      const auto& st = *std::find_if(states.begin(), states.end(), [&](const UnitStatus& x) { return x.unit == unit; });
+      if (st.load_state != "loaded") continue;
+      if (st.active_state == "active" || st.active_state == "reloading") {
+        known_ = st;
+        known_->active_socket = active_socket_;
+        return unit;
+      }
       if (!loaded) loaded = unit;
     }
     if (!loaded)
@@ -254,7 +318,11 @@ class SystemdManager : public ServiceManager {
     result.action = action;
     result.method = "systemd (D-Bus)";
     try {
-      result.before = read_status(unit);
+      // The state detect() just read is as good as a fresh one for the first job.
+      if (known_ && known_->unit == unit)
+        result.before = *std::exchange(known_, std::nullopt);
+      else
+        result.before = read_status(unit);
       if (result.before.socket_activated && action == "reload") {
         // Each connection starts a fresh sshd that reads the configuration: nothing to reload.
         result.note =
@@ -291,6 +359,8 @@ class SystemdManager : public ServiceManager {
   std::map<sdbus::ObjectPath, std::string> finished_;
   std::string unit_;
   std::string active_socket_;
+  std::optional<UnitStatus> known_;
+  sdbus::PendingAsyncCall subscribed_;
 };
 
 class SighupManager : public ServiceManager {

@@ -162,26 +162,45 @@ ChangeSet parse_manifest(const std::string& text) {
   return set;
 }
 
+std::vector<std::pair<std::string, std::string>> Journal::record_files(
+    const ChangeSet& set, const std::vector<std::optional<std::string>>& before,
+    const std::vector<std::optional<std::string>>& after) {
+  // In this order: the images and the manifest, the state, and last the marker that makes the
+  // next run look at this change set (one glob finds them all).
+  const std::string d = std::string(kJournalDir) + "/" + set.id;
+  std::vector<std::pair<std::string, std::string>> files;
+  for (std::size_t i = 0; i < set.files.size(); ++i) {
+    if (before[i]) files.emplace_back(d + "/before." + std::to_string(i), *before[i]);
+    if (after[i]) files.emplace_back(d + "/after." + std::to_string(i), *after[i]);
+  }
+  files.emplace_back(d + "/manifest", render_manifest(set));
+  files.emplace_back(d + "/state", "prepared\n");
+  files.emplace_back(d + ".open", "");
+  return files;
+}
+
 void Journal::record(ChangeSet& set, const std::vector<std::optional<std::string>>& before,
                      const std::vector<std::optional<std::string>>& after) {
   make_dirs(target_, dir(set.id));
-  // In this order: the images and the manifest, the state, and last the marker that makes the
-  // next run look at this change set (one glob finds them all).
-  std::vector<std::pair<std::string, std::string>> files;
-  for (std::size_t i = 0; i < set.files.size(); ++i) {
-    if (before[i]) files.emplace_back(dir(set.id) + "/before." + std::to_string(i), *before[i]);
-    if (after[i]) files.emplace_back(dir(set.id) + "/after." + std::to_string(i), *after[i]);
-  }
-  files.emplace_back(dir(set.id) + "/manifest", render_manifest(set));
-  files.emplace_back(dir(set.id) + "/state", "prepared\n");
-  files.emplace_back(dir(set.id) + ".open", "");
-  target_.write_files_atomic(files, kPrivate);
+  target_.write_files_atomic(record_files(set, before, after), kPrivate);
   set.state = "prepared";
 }
 
 void Journal::set_state(const std::string& id, const std::string& state) {
+  const bool finished = state != "prepared" && state != "applied";
+  // A remote target: one request. The state file is rewritten in place there: a torn write
+  // leaves a state no reader mistakes for a finished one, and what a change set did is told by
+  // its files' hashes, not by this word.
+  if (const auto r =
+          target_.run_script("printf '%s\\n' \"$2\" >\"$1/state\" || exit 1; [ \"$3\" = 0 ] || rm -f -- \"$1.open\"",
+                             {dir(id), state, finished ? "1" : "0"}, {})) {
+    if (r->exit_code != 0)
+      throw Error(ErrorKind::kInternal, "cannot record the state of change set " + id + ": " + text::trim(r->err),
+                  Location{target_.name(), dir(id), 0});
+    return;
+  }
   target_.write_file_atomic(dir(id) + "/state", state + "\n", kPrivate);
-  if (state != "prepared" && state != "applied") target_.remove_file(dir(id) + ".open");
+  if (finished) target_.remove_file(dir(id) + ".open");
 }
 
 void Journal::set_window(const std::string& id, const std::string& text) {

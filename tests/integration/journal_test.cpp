@@ -125,6 +125,24 @@ TEST_F(Journal, AChangeKilledAtAnyStepLeavesOldOrNewAndTheNextRunFinishesTheJour
   std::cout << "kill points exercised: " << exercised << "\n";
 }
 
+TEST_F(Journal, AFileEditedAfterItWasReadIsRefusedNamingItAndNothingIsWritten) {
+  const fs::path file = root_ / "etc/ssh/sshd_config";
+  const auto before = config();
+  // Between the plan and the commit, someone edits the file by hand.
+  const std::string edit = "planned:echo '# edited meanwhile' >> " + quote(file.string());
+  const auto r = run("SSHDCTL_TEST_RUN_AT=" + quote(edit) + " SSHDCTL_LENS_DIR=" + SSHDCTL_LENSES + " " +
+                     SSHDCTL_BINARY + " --root " + quote(root_.string()) + " set X11Forwarding no");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config: changed on the target since sshdctl read it"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(config(), before + "# edited meanwhile\n") << "the hand edit stays, and nothing else was written";
+  EXPECT_EQ(in_root("history").out.find("  set"), std::string::npos) << "no change set was recorded";
+  EXPECT_FALSE(fs::exists(root_ / "var/lib/sshdctl/lock")) << "the lock is released";
+  const auto again = in_root("set X11Forwarding no");
+  EXPECT_EQ(again.code, 0) << "a new run plans against what is there now: " << again.out;
+  EXPECT_NE(config().find("# edited meanwhile\n"), std::string::npos);
+}
+
 TEST_F(Journal, AWindowIsRefusedWhereNoTimerCanKeepItAndNothingChanges) {
   const auto before = config();
   const auto r = in_root("--for 2h root-login enable");

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,27 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;
   std::string err;
+};
+
+// What planning a change reads, asked for at once (one round trip to a remote host).
+struct SnapshotRequest {
+  // sshd main files: each is read with every file its Include lines can match, followed again
+  // into included files (missing roots are recorded as missing).
+  std::vector<std::string> sshd_roots;
+  std::vector<std::string> files;     // other files: content and stat
+  std::vector<std::string> stats;     // stat only (directories, programs' files)
+  std::vector<std::string> globs;     // patterns to expand (lexically sorted, like glob(3))
+  std::vector<std::string> programs;  // has_program
+};
+
+struct Snapshot {
+  struct File {
+    FileInfo info;                       // info.exists false: there is no such file
+    std::optional<std::string> content;  // regular files only
+  };
+  std::map<std::string, File> files;                      // what was read (and stat-only entries)
+  std::map<std::string, std::vector<std::string>> globs;  // pattern → matches
+  std::map<std::string, bool> programs;
 };
 
 class Host {
@@ -89,6 +111,72 @@ class Host {
   // The target's system bus when systemd runs there; nullptr otherwise (offline roots,
   // hosts without systemd).
   virtual std::unique_ptr<BusEndpoint> system_bus() = 0;
+
+  // Everything `request` names, read at once. The default reads through the calls above (no
+  // round trips on a local or offline target; Include lines are not followed: a SnapshotHost
+  // reads what is missing as it is asked for). A remote host does it in one request.
+  virtual Snapshot snapshot(const SnapshotRequest& request);
+
+  // Runs a POSIX sh script as root on the target in one step, `args` as $1…, `input` as its
+  // stdin: the target-side steps of a change. nullopt where no shell runs (an offline root) or
+  // where steps are cheap in-process (this machine): the caller does the step in-process then.
+  virtual std::optional<CommandResult> run_script(const std::string& /*body*/, const std::vector<std::string>& /*args*/,
+                                                  const std::string& /*input*/) {
+    return std::nullopt;
+  }
+  [[nodiscard]] virtual bool runs_scripts() const { return false; }
+  // The host as it is now, under any snapshot (what a check that nothing changed must read).
+  virtual Host& live() { return *this; }
+  // The OpenSSH version of the target's sshd as its banner says (e.g. "9.2"), when known.
+  [[nodiscard]] virtual std::string openssh_version() const { return {}; }
+};
+
+// A Host that answers reads from a snapshot taken once and asks the host under it for what the
+// snapshot lacks (remembering the answer); everything else goes to the host under it, and a
+// write or removal forgets what the snapshot knew of that path.
+class SnapshotHost : public Host {
+ public:
+  SnapshotHost(Host& inner, Snapshot snapshot) : inner_(inner), snap_(std::move(snapshot)) {}
+
+  [[nodiscard]] std::string name() const override { return inner_.name(); }
+  [[nodiscard]] bool offline() const override { return inner_.offline(); }
+  std::optional<std::string> read_file(const std::string& path) override;
+  FileInfo stat(const std::string& path) override;
+  std::vector<std::string> glob(const std::string& pattern) override;
+  void write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) override;
+  void write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files, const FileInfo& like) override;
+  bool remove_file(const std::string& path) override;
+  std::string make_scratch_dir() override { return inner_.make_scratch_dir(); }
+  void write_scratch_file(const std::string& path, const std::string& content) override {
+    inner_.write_scratch_file(path, content);
+  }
+  void remove_scratch_dir(const std::string& dir) override { inner_.remove_scratch_dir(dir); }
+  bool make_dir(const std::string& path, mode_t mode) override;
+  void remove_dir(const std::string& path) override;
+  void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) override;
+  CommandResult run(const std::vector<std::string>& argv) override { return inner_.run(argv); }
+  bool has_program(const std::string& program) override;
+  long run_pid() override { return inner_.run_pid(); }
+  bool pid_alive(long pid) override { return inner_.pid_alive(pid); }
+  std::unique_ptr<BusEndpoint> system_bus() override { return inner_.system_bus(); }
+  Snapshot snapshot(const SnapshotRequest& request) override { return inner_.snapshot(request); }
+  std::optional<CommandResult> run_script(const std::string& body, const std::vector<std::string>& args,
+                                          const std::string& input) override {
+    return inner_.run_script(body, args, input);
+  }
+  [[nodiscard]] bool runs_scripts() const override { return inner_.runs_scripts(); }
+  Host& live() override { return inner_.live(); }
+  [[nodiscard]] std::string openssh_version() const override { return inner_.openssh_version(); }
+
+  // Reads the snapshot could not answer (each cost a request to the host under it).
+  [[nodiscard]] int misses() const { return misses_; }
+  [[nodiscard]] Host& inner() { return inner_; }
+
+ private:
+  void forget(const std::string& path);
+  Host& inner_;
+  Snapshot snap_;
+  int misses_ = 0;
 };
 
 }  // namespace sshdctl::host

@@ -78,6 +78,14 @@ class SshHost : public Host {
   long run_pid() override;
   bool pid_alive(long pid) override;
   std::unique_ptr<BusEndpoint> system_bus() override;
+  // One request: the script below with every path the request names (see parse_snapshot).
+  Snapshot snapshot(const SnapshotRequest& request) override;
+  std::optional<CommandResult> run_script(const std::string& body, const std::vector<std::string>& args,
+                                          const std::string& input) override {
+    return script(body, args, input);
+  }
+  [[nodiscard]] bool runs_scripts() const override { return true; }
+  [[nodiscard]] std::string openssh_version() const override { return openssh_version_; }
 
   [[nodiscard]] const std::string& login_user() const { return user_; }
   // The method that logged in (one AuthMethod bit): a login probe uses the same one.
@@ -98,7 +106,21 @@ class SshHost : public Host {
   int command_timeout_s_ = 120;
   int round_trips_ = 0;
   long shell_pid_ = 0;
+  std::string openssh_version_;
 };
+
+// The framing of the root shell's requests and answers (pure; unit-tested). A request is
+// "LINES INPUT_BYTES TOKEN\n" and the program's lines; the answer ends with "\nTOKEN STATUS\n".
+std::string frame_request(const std::string& program, std::size_t input_size, const std::string& token);
+// Where the answer's output ends in `stream` (nullopt: not all there yet); sets the status and
+// how many bytes of the stream the answer takes.
+std::optional<std::size_t> answer_end(const std::string& stream, const std::string& token, int* status,
+                                      std::size_t* consumed);
+// The snapshot script's answer; throws Error when it does not add up (a file changed meanwhile).
+Snapshot parse_snapshot(const std::string& answer);
+// The scripts themselves, for the tests that run them with a real sh.
+const char* shell_loop_script();
+const std::string& snapshot_script();
 
 // Logs in afresh with `target` (no root shell) and runs `true`; "connection refused" and
 // resets, as while sshd re-executes itself after a reload, are retried for `retry_s`.

@@ -70,6 +70,11 @@ class Journal {
   // "prepared". `before`/`after` are indexed like set.files (nullopt: no such file).
   void record(ChangeSet& set, const std::vector<std::optional<std::string>>& before,
               const std::vector<std::optional<std::string>>& after);
+  // The files record() writes (path, content), in the order it writes them: the commit script
+  // of a remote change carries the same ones.
+  [[nodiscard]] static std::vector<std::pair<std::string, std::string>> record_files(
+      const ChangeSet& set, const std::vector<std::optional<std::string>>& before,
+      const std::vector<std::optional<std::string>>& after);
   void set_state(const std::string& id, const std::string& state);
   void set_window(const std::string& id, const std::string& text);
   // Writes an executable script (0700) into the change set's directory; returns its path.

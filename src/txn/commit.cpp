@@ -1,0 +1,113 @@
+// The commit step of a remote change, as one self-contained POSIX sh script (dash and busybox
+// sh): one request, few processes, immune to the connection dying halfway (it ignores HUP,
+// PIPE, INT and TERM, and its outcome is in the journal on the target, not in its answer).
+//
+// Its input is a tar archive (one `tar -x`): the change set's journal files, the candidate
+// tree for sshd -t (Include lines pointed into it), and each new file as PATH.sshdctl-new next
+// to PATH (same directory: the rename is atomic), with the mode and owner it must have.
+// Steps, under the target's lock, held only while the script runs:
+//   1. every file still has the before-hash the plan saw (else exit 10: "drift PATH" lines);
+//   2. unpack, sync (the journal is on disk before any live file changes);
+//   3. sshd -t on the whole candidate tree (else exit 11: "rejected", sshd's words, then
+//      whether the live tree is refused too);
+//   4. rename each file into place (rm for a removed one); state "applied";
+//   5. release the lock (and remove the root shell's input file, $IN: no secret stays, and the
+//      shell need not remove it at its end); "committed".
+// Other exits: 12 "locked PID SINCE" (someone else's run holds the lock), 13 "unwritable …"
+// (disk full, read-only: nothing live changed), 14 "symlink PATH", 15 "partial PATH" (a rename
+// failed midway: the journal lets the next step undo the others).
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "sshdctl/txn/transaction.h"
+
+namespace sshdctl::txn {
+
+std::string commit_script() {
+  return R"SH(trap '' HUP PIPE INT TERM
+set -f
+nl='
+'
+IFS=$nl
+id=$1 wait=$2 now=$3 main=$4
+shift 4
+V=/var/lib/sshdctl
+J=$V/changes/$id L=$V/lock C=$V/check-$id
+boot=
+{ read -r boot </proc/sys/kernel/random/boot_id; } 2>/dev/null
+[ -d $V/changes ] || mkdir -p -m 755 $V/changes || { echo "unwritable $V/changes"; exit 13; }
+n=0
+until mkdir -m 700 $L 2>/dev/null; do
+  p= t= b=
+  { read -r p t b <$L/pid; } 2>/dev/null
+  [ "$p" = "$$" ] && [ "$b" = "$boot" ] && break
+  if [ -n "$p" ] && { { [ -n "$b" ] && [ "$b" != "$boot" ]; } || ! kill -0 "$p" 2>/dev/null; }; then
+    rm -rf $L
+    continue
+  fi
+  n=$((n + 1))
+  if [ $n -gt "$wait" ]; then echo "locked ${p:-?} ${t:-0}"; exit 12; fi
+  sleep 1
+done
+echo "$$ $now $boot" >$L/pid || { rm -rf $L; echo "unwritable $L"; exit 13; }
+w= d= temps= exist= want= drift=
+while [ $# -ge 3 ]; do
+  if [ -L "$2" ]; then rm -rf $L; echo "symlink $2"; exit 14; fi
+  if [ "$3" = - ]; then
+    if [ -e "$2" ]; then drift="${drift}drift $2$nl"; fi
+  elif [ -f "$2" ]; then
+    exist=$exist$2$nl want="$want$3 $2$nl"
+  else
+    drift="${drift}drift $2$nl"
+  fi
+  if [ "$1" = W ]; then w=$w$2$nl temps=$temps$2.sshdctl-new$nl; else d=$d$2$nl; fi
+  shift 3
+done
+if [ -n "$exist" ]; then
+  sums=$(sha256sum -- $exist) || { rm -rf $L; echo "unreadable"; exit 13; }
+  for line in $sums; do
+    h=${line#\\} h=${h%% *} e=${want%%"$nl"*} want=${want#*"$nl"}
+    [ "$h" = "${e%% *}" ] || drift="${drift}drift ${e#* }$nl"
+  done
+fi
+if [ -n "$drift" ]; then rm -rf $L; printf '%s' "$drift"; exit 10; fi
+undo() { rm -rf $J $J.open $C $temps $L; }
+if ! tar -x -f - -C / 2>&1 || ! sync; then undo; echo "unwritable: the journal or a new file could not be written"; exit 13; fi
+if [ -n "$main" ]; then
+  made=
+  [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
+  if ! said=$(/usr/sbin/sshd -t -f "$C$main" 2>&1); then
+    echo rejected
+    printf '%s\n' "$said"
+    if before=$(/usr/sbin/sshd -t 2>&1); then echo before-accepted; else echo before-rejected; printf '%s\n' "$before"; fi
+    [ -z "$made" ] || rmdir /run/sshd
+    undo
+    exit 11
+  fi
+  [ -z "$made" ] || rmdir /run/sshd
+fi
+for p in $w; do
+  mv -f -- "$p.sshdctl-new" "$p" || { rm -rf $L $C; echo "partial $p"; exit 15; }
+done
+for p in $d; do
+  rm -f -- "$p" || { rm -rf $L $C; echo "partial $p"; exit 15; }
+done
+echo applied >$J/state
+rm -rf $L $C ${IN:-}
+echo committed
+)SH";
+}
+
+std::vector<std::string> commit_args(const std::string& id, int lock_wait_s, std::time_t now,
+                                     const std::string& main_file, const std::vector<CommitFile>& files) {
+  std::vector<std::string> args{id, std::to_string(lock_wait_s), std::to_string(now), main_file};
+  for (const auto& f : files) {
+    args.emplace_back(f.removes ? "D" : "W");
+    args.push_back(f.path);
+    args.push_back(f.before_sha.value_or("-"));
+  }
+  return args;
+}
+
+}  // namespace sshdctl::txn

@@ -1,0 +1,527 @@
+#include "sshdctl/txn/transaction.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <semaphore>
+#include <thread>
+
+#include "sshdctl/common/error.h"
+#include "sshdctl/common/tar.h"
+#include "sshdctl/common/text.h"
+#include "sshdctl/config/resolve.h"
+#include "sshdctl/config/validate.h"
+#include "sshdctl/service/service.h"
+#include "sshdctl/txn/journal.h"
+#include "sshdctl/txn/window.h"
+
+namespace sshdctl::txn {
+
+namespace {
+
+constexpr const char* kSshd = "/usr/sbin/sshd";
+constexpr const char* kCheckPrefix = "/var/lib/sshdctl/check-";
+
+void fault(const Context& ctx, const std::string& step) {
+  if (ctx.faults != nullptr) ctx.faults->at(step);
+}
+
+// Reloads sshd after a change: only on a live target, only when something changed. When the
+// listening addresses changed under socket activation, the socket unit is moved instead.
+std::string reload_after_change(Context& ctx, const std::optional<std::vector<std::string>>& new_streams) {
+  if (ctx.target->offline()) return "offline root: no service to reload";
+  if (!ctx.reload) return "NOT RELOADED (--no-reload): the running sshd still uses the old settings";
+  std::shared_ptr<service::ServiceManager> manager =
+      ctx.early_service != nullptr ? ctx.early_service->get() : service::open_service_manager(*ctx.target, ctx.unit);
+  if (new_streams)
+    if (auto moved = manager->relisten(*new_streams, kReloadTimeout)) return describe(*moved);
+  return describe(manager->reload(kReloadTimeout));
+}
+
+// A few runs at a time parse and edit configurations (Augeas: a compiled lens and a tree of a
+// few MB each, CPU-bound); the rest of a run is round trips. With -i, hundreds of hosts may be
+// in flight: this keeps the memory bounded without slowing the CPU-bound part, which cannot
+// go faster than the cores anyway.
+class EngineSlot {
+ public:
+  EngineSlot() { slots().acquire(); }
+  ~EngineSlot() { slots().release(); }
+  EngineSlot(const EngineSlot&) = delete;
+  EngineSlot& operator=(const EngineSlot&) = delete;
+
+ private:
+  static std::counting_semaphore<>& slots() {
+    static std::counting_semaphore<> s(
+        static_cast<std::ptrdiff_t>(std::max(4U, 2 * std::thread::hardware_concurrency())));
+    return s;
+  }
+};
+
+// Is `path` part of sshd's configuration (so that sshd -t must see it and sshd be reloaded)?
+bool is_sshd_file(const config::Model& model, const std::string& path) {
+  return std::find(model.files.begin(), model.files.end(), path) != model.files.end() ||
+         path.rfind("/etc/ssh/", 0) == 0;
+}
+
+// The change set just made reverts itself on the target after ctx.window_s.
+void start_window(Context& ctx, service::ServiceManager& manager, Journal& journal, const ChangeSet& set,
+                  ChangeReport& report) {
+  const std::string script = journal.write_script(set.id, "revert.sh", revert_script(set, manager.unit()));
+  const std::time_t ends = std::time(nullptr) + ctx.window_s;
+  manager.schedule(window_unit(set.id), std::chrono::seconds(ctx.window_s), {"/bin/sh", script},
+                   "sshdctl: end of the window of change set " + set.id);
+  journal.set_window(set.id, "ends " + text::utc(ends, "%Y-%m-%dT%H:%M:%SZ") + " (" + window_unit(set.id) + ".timer)");
+  report.notes.push_back(config::Note{{report.host, {}, 0},
+                                      "window: the target reverts this change at " +
+                                          text::utc(ends, "%Y-%m-%dT%H:%M:%SZ") +
+                                          " by itself, unless 'sshdctl confirm " + set.id + "' keeps it"});
+}
+
+// The same change again with a window: the newest change set of that verb that still has a
+// window gets the new one instead.
+void replace_window(Context& ctx, service::ServiceManager& manager, ChangeReport& report) {
+  Journal journal(*ctx.target);
+  const auto sets = journal.list();
+  for (auto it = sets.rbegin(); it != sets.rend(); ++it) {
+    if (it->verb != report.verb || it->state != "done" || it->window.rfind("ends ", 0) != 0) continue;
+    manager.cancel(window_unit(it->id));
+    start_window(ctx, manager, journal, *it, report);
+    report.id = it->id;
+    report.notes.push_back(
+        config::Note{{report.host, {}, 0}, "the new window replaces the one change set " + it->id + " had"});
+    return;
+  }
+}
+
+std::string relative(const std::string& path) { return path.substr(path.find_first_not_of('/')); }
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  if (from.empty()) return s;
+  for (std::size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+    s.replace(pos, from.size(), to);
+  return s;
+}
+
+// The commit step on a remote target: one request (see commit.cpp). Throws Error naming what
+// the target refused; nothing live changed then.
+std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
+                                       const std::vector<config::FileChange>& changes,
+                                       const std::vector<std::optional<std::string>>& befores,
+                                       const std::vector<std::optional<std::string>>& afters,
+                                       const std::map<std::string, std::string>& candidate,
+                                       const std::string& main_file, bool sshd_changed) {
+  host::Host& target = *ctx.target;
+  const Location where{target.name(), {}, 0};
+  if (sshd_changed && !target.has_program(kSshd))
+    throw Error(
+        ErrorKind::kNotFound,
+        std::string("no ") + kSshd + " here: sshd is not installed (or elsewhere), so no change can be validated",
+        where);
+  const std::time_t now = std::time(nullptr);
+  tar::Writer archive(now);
+  archive.add_dir(relative(std::string(kJournalDir) + "/" + set.id), 0700, 0, 0);
+  for (const auto& [path, content] : Journal::record_files(set, befores, afters))
+    archive.add_file(relative(path), content, 0600, 0, 0);
+  const std::string check = kCheckPrefix + set.id;
+  if (sshd_changed) {
+    archive.add_dir(relative(check), 0700, 0, 0);
+    for (const auto& [path, content] : candidate)
+      archive.add_file(relative(check + path), config::rewrite_includes(content, check), 0600, 0, 0);
+  }
+  std::vector<CommitFile> files;
+  for (const auto& change : changes) {
+    if (change.path.find('\n') != std::string::npos)
+      throw Error(ErrorKind::kUnsupported, "a file name with a newline", Location{target.name(), change.path, 0});
+    files.push_back(CommitFile{change.path, change.before ? std::optional(sha256_hex(*change.before)) : std::nullopt,
+                               change.removes});
+    if (!change.removes)
+      archive.add_file(relative(change.path + ".sshdctl-new"), change.after, change.info.mode, change.info.uid,
+                       change.info.gid);
+  }
+  for (const auto& change : changes)
+    spdlog::info("{}: {} {}", target.name(), change.removes ? "removing" : "writing", change.path);
+  const auto r = target.run_script(commit_script(),
+                                   commit_args(set.id, ctx.lock_timeout_s, now, sshd_changed ? main_file : "", files),
+                                   archive.finish());
+  if (!r) throw Error(ErrorKind::kInternal, "this target runs no scripts", where);
+  const std::string said = text::trim(replace_all(r->out, check, ""));
+  const auto lines = text::lines(said);
+  switch (r->exit_code) {
+    case 0:
+      return sshd_changed ? std::vector<std::string>{"validated with sshd -t (sshd of " + target.name() + ")"}
+                          : std::vector<std::string>{};
+    case 10: {
+      std::vector<std::string> paths;
+      for (const auto& line : lines)
+        if (line.rfind("drift ", 0) == 0) paths.push_back(line.substr(6));
+      throw Error(ErrorKind::kBadInput,
+                  "changed on the target since sshdctl read it (someone else edited it meanwhile); nothing was "
+                  "changed: run again to plan against what is there now",
+                  Location{target.name(), paths.empty() ? std::string() : paths.front(), 0})
+          .with_detail(paths.size() > 1 ? "also changed: " + text::join({paths.begin() + 1, paths.end()}, ", ")
+                                        : std::string());
+    }
+    case 11: {
+      const auto before_at = said.find("\nbefore-");
+      const std::string sshd_said = said.substr(
+          std::min(said.size(), std::string("rejected\n").size()),
+          before_at == std::string::npos ? std::string::npos : before_at - std::string("rejected\n").size());
+      if (said.find("\nbefore-rejected") != std::string::npos)
+        throw Error(ErrorKind::kRejected,
+                    "sshd -t already rejects the current configuration, before this change; fix that first "
+                    "(nothing was changed)",
+                    Location{target.name(), main_file, 0})
+            .with_detail(text::trim(said.substr(said.find("\nbefore-rejected") + 16)));
+      throw Error(ErrorKind::kRejected, "sshd -t rejected the new configuration; nothing was changed",
+                  Location{target.name(), main_file, 0})
+          .with_detail(text::trim(sshd_said));
+    }
+    case 12: {
+      const auto w = text::split_words(lines.empty() ? "" : lines.front());
+      const std::string owner = w.size() > 1 ? w[1] : "?";
+      const long since = w.size() > 2 ? std::atol(w[2].c_str()) : 0;
+      throw Error(ErrorKind::kPermission,
+                  "another sshdctl run (pid " + owner + " on the target" +
+                      (since > 0 ? ", since " + text::utc(since, "%Y-%m-%dT%H:%M:%SZ") : std::string()) +
+                      ") holds /var/lib/sshdctl/lock; waited " + std::to_string(ctx.lock_timeout_s) +
+                      " s; nothing was done (--lock-timeout waits longer)",
+                  Location{target.name(), "/var/lib/sshdctl/lock", 0})
+          .with_detail(
+              "the lock is held only while a step runs on the target: a run holding it longer is "
+              "stuck there (end it with: kill " +
+              owner + ")");
+    }
+    case 14:
+      throw Error(ErrorKind::kUnsupported,
+                  "is a symbolic link; sshdctl replaces regular files only (nothing was changed)",
+                  Location{target.name(), lines.empty() ? std::string() : lines.front().substr(8), 0});
+    case 15:
+      throw Error(ErrorKind::kInternal, "a rename failed halfway through the commit",
+                  Location{target.name(), lines.empty() ? std::string() : lines.front().substr(8), 0})
+          .with_detail("the change set is recorded: the files already renamed are rolled back now");
+    default:
+      throw Error(ErrorKind::kInternal,
+                  "the commit failed on the target; nothing live was changed (" +
+                      text::trim(said + (said.empty() ? "" : "; ") + r->err) + ")",
+                  where);
+  }
+}
+
+}  // namespace
+
+std::string describe(const service::ActionResult& r) {
+  std::string out = r.action + " of " + r.after.unit + " through " + r.method + ": " + r.job_result;
+  if (!r.note.empty()) return out + " (" + r.note + ")";
+  out += ", now " + r.after.active_state + (r.after.sub_state.empty() ? "" : "/" + r.after.sub_state);
+  if (r.after.main_pid != 0) out += ", main pid " + std::to_string(r.after.main_pid);
+  return out + "; open sessions are kept";
+}
+
+std::optional<std::string> run_probes(const Context& ctx) {
+  for (const auto& probe : ctx.probes)
+    if (auto why = probe.run()) return "a fresh login as " + probe.what + " fails: " + *why;
+  return std::nullopt;
+}
+
+host::SnapshotRequest snapshot_request(bool shadow) {
+  host::SnapshotRequest r;
+  r.sshd_roots = {"/etc/ssh/sshd_config", "/usr/etc/ssh/sshd_config"};
+  r.files = {"/etc/passwd", "/etc/group", "/etc/login.defs"};
+  if (shadow) r.files.emplace_back("/etc/shadow");
+  r.stats = {"/run/systemd/system", "/run/sshd", "/var/lib/sshdctl"};
+  r.globs = {std::string(kJournalDir) + "/*.open"};
+  r.programs = {kSshd};
+  return r;
+}
+
+SnapshotScope::SnapshotScope(Context& ctx, const host::SnapshotRequest& request, bool reloads)
+    : ctx_(ctx), outer_(ctx.target) {
+  host::Host& target = *ctx.target;
+  if (reloads && ctx.reload && !ctx.dry_run && target.runs_scripts()) {
+    const std::string unit = ctx.unit;
+    service_ = std::async(std::launch::async, [&target, unit] {
+                 return std::shared_ptr<service::ServiceManager>(service::open_service_manager(target, unit));
+               }).share();
+  }
+  snap_ = std::make_unique<host::SnapshotHost>(target, target.snapshot(request));
+  ctx_.target = snap_.get();
+  if (service_.valid()) ctx_.early_service = &service_;
+  fault(ctx_, "snapshot");
+}
+
+SnapshotScope::~SnapshotScope() {
+  ctx_.early_service = nullptr;
+  if (snap_->misses() > 0) spdlog::debug("{}: {} read(s) the snapshot did not have", snap_->name(), snap_->misses());
+  ctx_.target = outer_;
+}
+
+std::string recover_interrupted(Context& ctx) {
+  Journal journal(*ctx.target);
+  std::vector<std::string> said;
+  for (auto& set : journal.unfinished()) {
+    std::vector<std::size_t> live;  // files at their after-image
+    bool drift = false;
+    for (std::size_t i = 0; i < set.files.size(); ++i) {
+      const auto now = ctx.target->read_file(set.files[i].path);
+      const auto sha = now ? std::optional<std::string>(sha256_hex(*now)) : std::nullopt;
+      if (sha == set.files[i].after_sha && sha != set.files[i].before_sha)
+        live.push_back(i);
+      else if (sha != set.files[i].before_sha)
+        drift = true;
+    }
+    if (drift) {
+      journal.set_state(set.id, "abandoned: interrupted, and a file changed since");
+      said.push_back("change set " + set.id + " (" + set.verb +
+                     ") was interrupted and a file has changed since: "
+                     "left as it is (see: sshdctl show-change " +
+                     set.id + ")");
+      continue;
+    }
+    if (live.empty()) {
+      journal.set_state(set.id, "abandoned: interrupted before any file changed");
+      said.push_back("change set " + set.id + " (" + set.verb + ") was interrupted before any file changed");
+      continue;
+    }
+    // The rule: an interrupted change is undone (its operator never saw it succeed).
+    bool sshd_file = false;
+    for (const auto i : live) {
+      const auto& f = set.files[i];
+      if (f.before_sha)
+        ctx.target->write_file_atomic(f.path, journal.before_image(set, i).value_or(""), f.info);
+      else
+        ctx.target->remove_file(f.path);
+      sshd_file = sshd_file || f.path.rfind("/etc/ssh/", 0) == 0;
+    }
+    std::string service;
+    if (sshd_file && !ctx.target->offline() && ctx.reload) service = "; " + reload_after_change(ctx, std::nullopt);
+    journal.set_state(set.id, "rolled-back: interrupted");
+    said.push_back("change set " + set.id + " (" + set.verb + ") was interrupted: rolled back " +
+                   std::to_string(live.size()) + " file(s)" + service);
+  }
+  return text::join(said, "\n");
+}
+
+ChangeReport run_change(Context& ctx, const std::string& verb,
+                        const std::function<config::Plan(const config::Model&)>& make_plan,
+                        const std::function<void(const config::Model&)>& check, const MoreChanges& more,
+                        const std::string& reverts) {
+  ChangeReport report;
+  report.host = ctx.target->name();
+  report.verb = verb;
+  report.dry_run = ctx.dry_run;
+  // A remote target commits in one request, under a lock the target takes for that request
+  // alone; elsewhere the steps run in-process under a lock held for the whole run.
+  const bool one_request = !ctx.dry_run && ctx.target->runs_scripts();
+
+  // A window that cannot be kept is refused before anything changes.
+  std::unique_ptr<service::ServiceManager> windows;
+  if (ctx.window_s > 0 && !ctx.dry_run) {
+    if (ctx.target->offline())
+      throw Error(ErrorKind::kUnsupported,
+                  "an offline root has no timers: --for/--confirm-within need a running host "
+                  "with systemd; nothing was changed",
+                  Location{report.host, {}, 0});
+    windows = service::open_service_manager(*ctx.target, ctx.unit);
+    if (!windows->can_schedule())
+      throw Error(ErrorKind::kUnsupported,
+                  "maintenance windows need systemd (transient timers), which this host does not run; nothing was "
+                  "changed",
+                  Location{report.host, {}, 0});
+  }
+
+  // Safety invariant 3: one run at a time per target; an interrupted change is dealt with first.
+  std::optional<TargetLock> lock;
+  if (!ctx.dry_run) {
+    const bool interrupted = !Journal(*ctx.target).unfinished().empty();
+    if (!one_request || interrupted) lock.emplace(*ctx.target, ctx.lock_timeout_s);
+    fault(ctx, "locked");
+    if (interrupted)
+      if (const auto recovered = recover_interrupted(ctx); !recovered.empty())
+        for (const auto& line : text::lines(recovered))
+          report.notes.push_back(config::Note{{report.host, {}, 0}, line});
+    if (one_request) lock.reset();  // the commit takes it again, for its own request
+  }
+
+  // The engine's part (Augeas trees: memory and CPU) holds one of a few slots, so that a fleet
+  // of hundreds of hosts keeps a bounded number of parsed trees; the tree is gone before the
+  // round trips of the commit, reload and probe.
+  std::vector<config::FileChange> changes;
+  std::map<std::string, std::string> candidate;
+  std::map<std::string, std::string> current;
+  std::string main_file;
+  std::vector<std::string> old_streams_now;
+  std::optional<std::vector<std::string>> new_streams;
+  bool sshd_changed = false;
+  {
+    const EngineSlot slot;
+    config::ConfigTree tree(*ctx.target, ctx.lens_dir);
+    tree.load();
+    const config::Plan plan = make_plan(tree.model());
+    for (auto note : plan.notes) {
+      note.where.host = report.host;
+      report.notes.push_back(std::move(note));
+    }
+    tree.apply(plan);
+    changes = tree.changes();
+    sshd_changed = !changes.empty();
+    candidate = tree.candidate();
+    if (more) {
+      for (auto& extra : more(tree.model())) {
+        if (is_sshd_file(tree.model(), extra.path)) {
+          sshd_changed = true;
+          if (extra.removes)
+            candidate.erase(extra.path);
+          else
+            candidate[extra.path] = extra.after;
+        }
+        changes.push_back(std::move(extra));
+      }
+    }
+    if (changes.empty()) {
+      if (windows) replace_window(ctx, *windows, report);
+      return report;
+    }
+    // Models point into their tree: everything that reads one happens here.
+    const config::Model edited = tree.edited_model();
+    if (check) check(edited);
+    main_file = tree.model().main_file;
+    current = tree.current();
+    old_streams_now = config::listen_streams(tree.model());
+    if (auto after = config::listen_streams(edited); after != old_streams_now) new_streams = std::move(after);
+  }
+  fault(ctx, "planned");
+
+  for (const auto& change : changes)
+    report.files.push_back(FileReport{
+        change.path,
+        !change.masked.empty()
+            ? change.path + ": " + change.masked
+            : text::unified_diff(change.before.value_or(""), change.removes ? "" : change.after, change.path),
+        !change.before.has_value()});
+  report.changed = true;
+
+  if (sshd_changed && !one_request) {
+    config::SshdOracle oracle(*ctx.target, *ctx.controller);
+    report.checks = oracle.validate(candidate, main_file, current);
+  }
+  if (ctx.dry_run) {
+    report.service = "dry run: nothing was written, nothing reloaded";
+    return report;
+  }
+
+  // Safety invariant 3: the change set is on the target before any live file changes.
+  Journal journal(*ctx.target);
+  ChangeSet set;
+  set.id = new_id(std::time(nullptr));
+  set.verb = verb;
+  set.who = ctx.who;
+  set.when = text::utc(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
+  set.reason = ctx.reason;
+  set.reverts = reverts;
+  set.rollout = ctx.rollout;
+  set.service = !sshd_changed || ctx.target->offline() ? "none"
+                : !ctx.reload                          ? "none (--no-reload)"
+                : ctx.unit.empty()                     ? "reload"
+                                                       : "reload " + ctx.unit;
+  std::vector<std::optional<std::string>> befores, afters;
+  for (const auto& change : changes) {
+    FileRecord f;
+    f.path = change.path;
+    f.info = change.info;
+    if (change.before) f.before_sha = sha256_hex(*change.before);
+    if (!change.removes) f.after_sha = sha256_hex(change.after);
+    set.files.push_back(f);
+    befores.push_back(change.before);
+    afters.push_back(change.removes ? std::nullopt : std::optional<std::string>(change.after));
+  }
+  report.id = set.id;
+
+  if (one_request) {
+    for (auto& line : commit_remote(ctx, set, changes, befores, afters, candidate, main_file, sshd_changed))
+      report.checks.push_back(std::move(line));
+  } else {
+    // In-process: what the plan read must still be there (else someone edited it meanwhile).
+    for (const auto& change : changes) {
+      const auto now = ctx.target->live().read_file(change.path);
+      if (now != change.before)
+        throw Error(ErrorKind::kBadInput,
+                    "changed on the target since sshdctl read it (someone else edited it meanwhile); nothing was "
+                    "changed: run again to plan against what is there now",
+                    Location{report.host, change.path, 0});
+    }
+    journal.record(set, befores, afters);
+    fault(ctx, "journal recorded");
+    for (const auto& change : changes) {
+      spdlog::info("{}: {} {}", report.host, change.removes ? "removing" : "writing", change.path);
+      if (change.removes)
+        ctx.target->remove_file(change.path);
+      else
+        ctx.target->write_file_atomic(change.path, change.after, change.info);
+      fault(ctx, change.path);
+    }
+    journal.set_state(set.id, "applied");
+  }
+  fault(ctx, one_request ? "committed" : "applied");
+  if (sshd_changed) {
+    try {
+      report.service = reload_after_change(ctx, new_streams);
+    } catch (Error& e) {
+      throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
+          .with_detail(e.detail());
+    }
+  } else {
+    report.service = "sshd's configuration is unchanged: nothing to reload";
+  }
+  fault(ctx, "reloaded");
+  if (!ctx.reload || ctx.target->offline()) {
+    journal.set_state(set.id, "done");
+    return report;
+  }
+  const auto finish = [&] {
+    journal.set_state(set.id, "done");
+    if (windows) start_window(ctx, *windows, journal, set, report);
+  };
+
+  // Safety invariant 4: the operator must still be able to log in; else the change goes.
+  const auto failure = run_probes(ctx);
+  fault(ctx, "probed");
+  if (!failure) {
+    for (const auto& probe : ctx.probes)
+      report.checks.push_back("login probe: a fresh login as " + probe.what + " works");
+    finish();
+    return report;
+  }
+  spdlog::warn("{}: the login probe failed ({}); rolling the change back", report.host, *failure);
+  std::size_t restored = 0;
+  try {
+    for (auto it = changes.rbegin(); it != changes.rend(); ++it, ++restored) {
+      if (it->before)
+        ctx.target->write_file_atomic(it->path, *it->before, it->info);
+      else
+        ctx.target->remove_file(it->path);
+    }
+    journal.set_state(set.id, "rolled-back: the login probe failed");
+  } catch (const Error& e) {
+    std::vector<std::string> left;
+    for (std::size_t k = 0; k + restored < changes.size(); ++k) left.push_back(changes[k].path);
+    throw Error(ErrorKind::kInternal, *failure + "; THE ROLLBACK FAILED: " + e.message(), Location{report.host, {}, 0})
+        .with_detail("still changed (each file whole, old or new): " + text::join(left, ", ") +
+                     "; restore them by hand, from the console if need be");
+  }
+  std::string outcome;
+  try {
+    std::optional<std::vector<std::string>> old_streams;
+    if (new_streams) old_streams = old_streams_now;
+    if (sshd_changed) reload_after_change(ctx, old_streams);
+    const auto again = run_probes(ctx);
+    outcome = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
+  } catch (const Error& e) {
+    outcome = "; the files are restored, but " + e.message();
+  }
+  throw Error(ErrorKind::kRolledBack, "rolled back: " + *failure + outcome, Location{report.host, {}, 0})
+      .with_detail("the change would have locked the operator out; every file is back as it was");
+}
+
+}  // namespace sshdctl::txn
