@@ -135,8 +135,10 @@ hx "$H" sed -i '/^# edited meanwhile$/d' /etc/ssh/sshd_config
 # --- what one remote change costs, counted -------------------------------------------------
 # Through a latency proxy that counts the sequential round trips (bench/count_change.sh); the
 # processes are the host's pid counter before and after (sudo here asks for the password, as
-# configured above: a few processes more than sudo -n). Ceilings are today's figures: a
-# change that needs more fails here. (Targets: 15 round trips, 30 processes; see bench/README.)
+# configured above: a few processes more than sudo -n). Ceilings are today's figures (25
+# round trips, 36 processes here) with a margin of 3-4 for the order in which the bus thread's
+# and the commit's messages meet (the count varies by a few with it): a change that needs
+# more fails here; the old path took 80 and 271. (Targets: 15 and 30; see bench/README.)
 value=no
 hx "$H" grep -qi '^X11Forwarding no' /etc/ssh/sshd_config && value=yes
 count=$(LATENCY_PROXY=$SSHDCTL_BUILD_DIR/bin/latency_proxy "$E2E_DIR/../../bench/count_change.sh" --delay-ms 5 "$H" -- \
@@ -147,10 +149,10 @@ printf '%s\n' "$count"
 trips=$(awk '$1 == "round_trips" { print $2 }' <<<"$count")
 procs=$(awk '$1 == "target_processes" { print $2 }' <<<"$count")
 check_eq "one remote set through the counting proxy succeeds" 0 "$(awk '$1 == "exit" { print $2 }' <<<"$count")"
-if [[ -n $trips ]] && ((trips <= 26)); then ok "one remote set: $trips sequential round trips (at most 26)"
-else bad "one remote set: ${trips:-?} sequential round trips (more than 26)" "$(tail -n 5 "$tmp/count.err")"; fi
-if [[ -n $procs ]] && ((procs <= 38)); then ok "one remote set: $procs processes on the target (at most 38)"
-else bad "one remote set: ${procs:-?} processes on the target (more than 38)"; fi
+if [[ -n $trips ]] && ((trips <= 28)); then ok "one remote set: $trips sequential round trips (at most 28)"
+else bad "one remote set: ${trips:-?} sequential round trips (more than 28)" "$(tail -n 5 "$tmp/count.err")"; fi
+if [[ -n $procs ]] && ((procs <= 40)); then ok "one remote set: $procs processes on the target (at most 40)"
+else bad "one remote set: ${procs:-?} processes on the target (more than 40)"; fi
 
 # --- a connection cut in the middle of changes --------------------------------------------
 # The host's link goes down at a different instant of each run (a change takes about a
