@@ -11,14 +11,14 @@ namespace {
 constexpr const char* kSshd = "/usr/sbin/sshd";
 constexpr const char* kPrivsepDir = "/run/sshd";
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  if (from.empty()) return s;
-  for (std::size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
-    s.replace(pos, from.size(), to);
-  return s;
-}
-
 }  // namespace
+
+Error sshd_missing(const std::string& host) {
+  return Error(
+      ErrorKind::kNotFound,
+      std::string("no ") + kSshd + " here: sshd is not installed (or elsewhere), so no change can be validated",
+      Location{host, {}, 0});
+}
 
 std::string rewrite_includes(const std::string& content, const std::string& prefix) {
   std::string out;
@@ -66,11 +66,7 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
     foreign = true;
     run.notes.push_back(target_.name() + " has no " + kSshd + ": checked with this machine's sshd instead");
   }
-  if (!target_.offline() && !target_.has_program(kSshd))
-    throw Error(
-        ErrorKind::kNotFound,
-        std::string("no ") + kSshd + " here: sshd is not installed (or elsewhere), so no change can be validated",
-        Location{target_.name(), {}, 0});
+  if (!target_.offline() && !target_.has_program(kSshd)) throw sshd_missing(target_.name());
   run.validator = foreign ? "sshd of this machine" : "sshd of " + target_.name();
 
   const std::string scratch = runner->make_scratch_dir();
@@ -116,8 +112,8 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
     argv.insert(argv.end(), {"-h", key});
   }
   run.result = runner->run(argv);
-  run.result.out = replace_all(run.result.out, scratch, "");
-  run.result.err = replace_all(run.result.err, scratch, "");
+  run.result.out = text::replace_all(run.result.out, scratch, "");
+  run.result.err = text::replace_all(run.result.err, scratch, "");
   return run;
 }
 

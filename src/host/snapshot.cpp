@@ -28,10 +28,11 @@ std::optional<std::string> SnapshotHost::read_file(const std::string& path) {
   ++misses_;
   spdlog::debug("{}: not in the snapshot, read: {}", name(), path);
   auto content = inner_.read_file(path);
-  auto& f = snap_.files[path];
-  f.content = content;
-  if (content && !f.info.exists) f.info = inner_.stat(path);
-  if (!content) f.info = FileInfo{};
+  // Remembered only with what is known of the file: its absence, or the stat asked before.
+  if (!content)
+    snap_.files[path] = Snapshot::File{};
+  else if (const auto it = snap_.files.find(path); it != snap_.files.end() && it->second.info.exists)
+    it->second.content = content;
   return content;
 }
 

@@ -658,13 +658,10 @@ std::string answer_token() {
 
 }  // namespace
 
-std::string frame_request(const std::string& program, std::size_t input_size, const std::string& token) {
-  std::size_t lines = 0;
-  for (const char c : program) lines += c == '\n' ? 1 : 0;
-  if (!program.empty() && program.back() != '\n') ++lines;
-  std::string request = std::to_string(lines) + " " + std::to_string(input_size) + " " + token + "\n" + program;
-  if (!program.empty() && program.back() != '\n') request += '\n';
-  return request;
+std::string frame_request(std::string program, std::size_t input_size, const std::string& token) {
+  if (!program.empty() && program.back() != '\n') program += '\n';
+  const auto lines = std::count(program.begin(), program.end(), '\n');
+  return std::to_string(lines) + " " + std::to_string(input_size) + " " + token + "\n" + program;
 }
 
 std::optional<std::size_t> answer_end(const std::string& stream, const std::string& token, int* status,
@@ -741,12 +738,13 @@ std::unique_ptr<BusEndpoint> SshHost::system_bus() {
   // the channel ends at once, and the caller falls back (no round trip spent on asking first).
   ChannelPtr channel;
   try {
-    channel =
-        session_->open_as_root("[ -d /run/systemd/system ] || exit 3; echo sshdctl-bridge; exec systemd-stdio-bridge",
-                               "sshdctl-bridge\n", out, command_timeout_s_);
-  } catch (const Error& e) {
-    spdlog::debug("{}: no system bus: {}", name_, e.message());
-    return nullptr;
+    channel = session_->open_as_root(
+        "[ -d /run/systemd/system ] || { echo sshdctl-no-systemd; exit 3; }; echo sshdctl-bridge; "
+        "exec systemd-stdio-bridge",
+        "sshdctl-bridge\n", out, command_timeout_s_);
+  } catch (const Error&) {
+    if (out.find("sshdctl-no-systemd") != std::string::npos) return nullptr;
+    throw;  // sudo refused, the connection is gone, …: not a host without systemd
   }
   return std::make_unique<BusRelay>(*session_, std::move(channel));
 }
@@ -771,17 +769,15 @@ add() {
   case $2 in *"$nl"*) return 1 ;; esac
   case $seen in *"$nl$2$nl"*) return 1 ;; esac
   seen=$seen$2$nl
-  if [ -e "$2" ] || [ -L "$2" ]; then
-    l=0 r=0
-    [ -L "$2" ] && l=1
-    [ "$1" = F ] && [ -f "$2" ] && r=1
-    [ -e "$2" ] || { meta="${meta}X $2$nl"; return 1; }
-    meta="$meta$1 $l $r $2$nl" list=$list$2$nl
-    [ $r = 1 ] && cats=$cats$2$nl
-    return 0
+  if [ ! -e "$2" ]; then
+    meta="${meta}X $2$nl"
+    return 1
   fi
-  meta="${meta}X $2$nl"
-  return 1
+  l=0 r=0
+  [ -L "$2" ] && l=1
+  [ "$1" = F ] && [ -f "$2" ] && r=1
+  meta="$meta$1 $l $r $2$nl" list=$list$2$nl
+  [ $r = 0 ] || cats=$cats$2$nl
 }
 expand() {
   meta="${meta}G $1$nl"

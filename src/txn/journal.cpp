@@ -264,10 +264,23 @@ std::optional<std::string> Journal::after_image(const ChangeSet& set, std::size_
   return target_.read_file(dir(set.id) + "/after." + std::to_string(index));
 }
 
+Error lock_held(const std::string& host, const std::string& owner, long since, int waited_s) {
+  const std::string pid = owner.empty() ? std::string("?") : owner;
+  return Error(ErrorKind::kPermission,
+               "another sshdctl run (pid " + pid + " on the target" +
+                   (since > 0 ? ", since " + text::utc(since, "%Y-%m-%dT%H:%M:%SZ") : std::string()) + ") holds " +
+                   kLockDir + "; waited " + std::to_string(waited_s) +
+                   " s; nothing was done (--lock-timeout waits longer)",
+               Location{host, kLockDir, 0})
+      .with_detail(
+          "a remote change holds the lock only while its commit runs on the target, a local run for its "
+          "whole run: a holder that stays is stuck there (end it on the target: kill " +
+          (owner.empty() ? std::string("PID") : owner) + ")");
+}
+
 TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
   const long me = target_.run_pid();
   const std::string pid_file = std::string(kLockDir) + "/pid";
-  const Location where{target_.name(), kLockDir, 0};
   make_dirs(target_, "/var/lib/sshdctl");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (true) {
@@ -283,17 +296,7 @@ TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
       continue;
     }
     if (std::chrono::steady_clock::now() > deadline)
-      throw Error(ErrorKind::kPermission,
-                  "another sshdctl run (pid " + (owner.empty() ? std::string("?") : owner) + " on the target" +
-                      (held.size() > 1 ? ", since " + text::utc(std::atol(held[1].c_str()), "%Y-%m-%dT%H:%M:%SZ")
-                                       : std::string()) +
-                      ") holds " + kLockDir + "; waited " + std::to_string(timeout_s) +
-                      " s; nothing was done (--lock-timeout waits longer)",
-                  where)
-          .with_detail(
-              "a run whose connection was cut can hold it until TCP gives up on that connection: if so, "
-              "end that process on the target (kill " +
-              (owner.empty() ? std::string("PID") : owner) + ")");
+      throw lock_held(target_.name(), owner, held.size() > 1 ? std::atol(held[1].c_str()) : 0, timeout_s);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   target_.write_file_atomic(pid_file, std::to_string(me) + " " + std::to_string(std::time(nullptr)) + "\n", kPrivate);

@@ -28,13 +28,18 @@ void fault(const Context& ctx, const std::string& step) {
   if (ctx.faults != nullptr) ctx.faults->at(step);
 }
 
+// sshd's service manager: the one opened early, else one opened now.
+std::shared_ptr<service::ServiceManager> service_manager(Context& ctx) {
+  if (ctx.early_service != nullptr) return ctx.early_service->get();
+  return service::open_service_manager(*ctx.target, ctx.unit);
+}
+
 // Reloads sshd after a change: only on a live target, only when something changed. When the
 // listening addresses changed under socket activation, the socket unit is moved instead.
 std::string reload_after_change(Context& ctx, const std::optional<std::vector<std::string>>& new_streams) {
   if (ctx.target->offline()) return "offline root: no service to reload";
   if (!ctx.reload) return "NOT RELOADED (--no-reload): the running sshd still uses the old settings";
-  std::shared_ptr<service::ServiceManager> manager =
-      ctx.early_service != nullptr ? ctx.early_service->get() : service::open_service_manager(*ctx.target, ctx.unit);
+  const auto manager = service_manager(ctx);
   if (new_streams)
     if (auto moved = manager->relisten(*new_streams, kReloadTimeout)) return describe(*moved);
   return describe(manager->reload(kReloadTimeout));
@@ -97,11 +102,12 @@ void replace_window(Context& ctx, service::ServiceManager& manager, ChangeReport
 
 std::string relative(const std::string& path) { return path.substr(path.find_first_not_of('/')); }
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  if (from.empty()) return s;
-  for (std::size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
-    s.replace(pos, from.size(), to);
-  return s;
+// A file the plan read was changed by someone else before the commit: nothing is written.
+Error changed_meanwhile(const std::string& host, const std::string& path) {
+  return Error(ErrorKind::kBadInput,
+               "changed on the target since sshdctl read it (someone else edited it meanwhile); nothing was "
+               "changed: run again to plan against what is there now",
+               Location{host, path, 0});
 }
 
 // The commit step on a remote target: one request (see commit.cpp). Throws Error naming what
@@ -114,11 +120,7 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
                                        const std::string& main_file, bool sshd_changed) {
   host::Host& target = *ctx.target;
   const Location where{target.name(), {}, 0};
-  if (sshd_changed && !target.has_program(kSshd))
-    throw Error(
-        ErrorKind::kNotFound,
-        std::string("no ") + kSshd + " here: sshd is not installed (or elsewhere), so no change can be validated",
-        where);
+  if (sshd_changed && !target.has_program(kSshd)) throw config::sshd_missing(target.name());
   const std::time_t now = std::time(nullptr);
   tar::Writer archive(now);
   archive.add_dir(relative(std::string(kJournalDir) + "/" + set.id), 0700, 0, 0);
@@ -139,14 +141,13 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
     if (!change.removes)
       archive.add_file(relative(change.path + ".sshdctl-new"), change.after, change.info.mode, change.info.uid,
                        change.info.gid);
-  }
-  for (const auto& change : changes)
     spdlog::info("{}: {} {}", target.name(), change.removes ? "removing" : "writing", change.path);
+  }
   const auto r = target.run_script(commit_script(),
                                    commit_args(set.id, ctx.lock_timeout_s, now, sshd_changed ? main_file : "", files),
                                    archive.finish());
   if (!r) throw Error(ErrorKind::kInternal, "this target runs no scripts", where);
-  const std::string said = text::trim(replace_all(r->out, check, ""));
+  const std::string said = text::trim(text::replace_all(r->out, check, ""));
   const auto lines = text::lines(said);
   switch (r->exit_code) {
     case 0:
@@ -156,51 +157,50 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
       std::vector<std::string> paths;
       for (const auto& line : lines)
         if (line.rfind("drift ", 0) == 0) paths.push_back(line.substr(6));
-      throw Error(ErrorKind::kBadInput,
-                  "changed on the target since sshdctl read it (someone else edited it meanwhile); nothing was "
-                  "changed: run again to plan against what is there now",
-                  Location{target.name(), paths.empty() ? std::string() : paths.front(), 0})
+      throw changed_meanwhile(target.name(), paths.empty() ? std::string() : paths.front())
           .with_detail(paths.size() > 1 ? "also changed: " + text::join({paths.begin() + 1, paths.end()}, ", ")
                                         : std::string());
     }
     case 11: {
-      const auto before_at = said.find("\nbefore-");
-      const std::string sshd_said = said.substr(
-          std::min(said.size(), std::string("rejected\n").size()),
-          before_at == std::string::npos ? std::string::npos : before_at - std::string("rejected\n").size());
-      if (said.find("\nbefore-rejected") != std::string::npos)
+      // "rejected", sshd's words on the candidate, then "before-accepted" or "before-rejected"
+      // and its words on the live tree.
+      const std::string before = "\nbefore-rejected";
+      const auto verdict = said.find("\nbefore-");
+      if (verdict != std::string::npos && said.compare(verdict, before.size(), before) == 0)
         throw Error(ErrorKind::kRejected,
                     "sshd -t already rejects the current configuration, before this change; fix that first "
                     "(nothing was changed)",
                     Location{target.name(), main_file, 0})
-            .with_detail(text::trim(said.substr(said.find("\nbefore-rejected") + 16)));
+            .with_detail(text::trim(said.substr(verdict + before.size())));
       throw Error(ErrorKind::kRejected, "sshd -t rejected the new configuration; nothing was changed",
                   Location{target.name(), main_file, 0})
-          .with_detail(text::trim(sshd_said));
+          .with_detail(
+              text::trim(said.substr(std::string("rejected").size(), verdict - std::string("rejected").size())));
     }
     case 12: {
       const auto w = text::split_words(lines.empty() ? "" : lines.front());
       const std::string owner = w.size() > 1 ? w[1] : "?";
-      const long since = w.size() > 2 ? std::atol(w[2].c_str()) : 0;
-      throw Error(ErrorKind::kPermission,
-                  "another sshdctl run (pid " + owner + " on the target" +
-                      (since > 0 ? ", since " + text::utc(since, "%Y-%m-%dT%H:%M:%SZ") : std::string()) +
-                      ") holds /var/lib/sshdctl/lock; waited " + std::to_string(ctx.lock_timeout_s) +
-                      " s; nothing was done (--lock-timeout waits longer)",
-                  Location{target.name(), "/var/lib/sshdctl/lock", 0})
-          .with_detail(
-              "the lock is held only while a step runs on the target: a run holding it longer is "
-              "stuck there (end it with: kill " +
-              owner + ")");
+      throw lock_held(target.name(), owner == "?" ? "" : owner, w.size() > 2 ? std::atol(w[2].c_str()) : 0,
+                      ctx.lock_timeout_s);
     }
     case 14:
       throw Error(ErrorKind::kUnsupported,
                   "is a symbolic link; sshdctl replaces regular files only (nothing was changed)",
                   Location{target.name(), lines.empty() ? std::string() : lines.front().substr(8), 0});
-    case 15:
+    case 15: {
+      // Some files are new, some old: the change set is recorded, so it is rolled back at once,
+      // as the next run would.
+      std::string undone;
+      try {
+        const TargetLock lock(target, ctx.lock_timeout_s);
+        undone = recover_interrupted(ctx);
+      } catch (const Error& e) {
+        undone = "the rollback failed too (" + e.message() + "): the next run rolls it back";
+      }
       throw Error(ErrorKind::kInternal, "a rename failed halfway through the commit",
                   Location{target.name(), lines.empty() ? std::string() : lines.front().substr(8), 0})
-          .with_detail("the change set is recorded: the files already renamed are rolled back now");
+          .with_detail(undone);
+    }
     default:
       throw Error(ErrorKind::kInternal,
                   "the commit failed on the target; nothing live was changed (" +
@@ -316,14 +316,14 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   const bool one_request = !ctx.dry_run && ctx.target->runs_scripts();
 
   // A window that cannot be kept is refused before anything changes.
-  std::unique_ptr<service::ServiceManager> windows;
+  std::shared_ptr<service::ServiceManager> windows;
   if (ctx.window_s > 0 && !ctx.dry_run) {
     if (ctx.target->offline())
       throw Error(ErrorKind::kUnsupported,
                   "an offline root has no timers: --for/--confirm-within need a running host "
                   "with systemd; nothing was changed",
                   Location{report.host, {}, 0});
-    windows = service::open_service_manager(*ctx.target, ctx.unit);
+    windows = service_manager(ctx);
     if (!windows->can_schedule())
       throw Error(ErrorKind::kUnsupported,
                   "maintenance windows need systemd (transient timers), which this host does not run; nothing was "
@@ -444,12 +444,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   } else {
     // In-process: what the plan read must still be there (else someone edited it meanwhile).
     for (const auto& change : changes) {
-      const auto now = ctx.target->live().read_file(change.path);
-      if (now != change.before)
-        throw Error(ErrorKind::kBadInput,
-                    "changed on the target since sshdctl read it (someone else edited it meanwhile); nothing was "
-                    "changed: run again to plan against what is there now",
-                    Location{report.host, change.path, 0});
+      if (ctx.target->live().read_file(change.path) != change.before) throw changed_meanwhile(report.host, change.path);
     }
     journal.record(set, befores, afters);
     fault(ctx, "journal recorded");

@@ -132,6 +132,38 @@ check_eq "... no change set was recorded" "$sets_before" "$("${remote[@]}" --pas
 check_eq "... and the lock is free" "" "$(hx "$H" sh -c 'ls -d /var/lib/sshdctl/lock 2>/dev/null' || true)"
 hx "$H" sed -i '/^# edited meanwhile$/d' /etc/ssh/sshd_config
 
+# --- the commit's refusals on the host: sshd -t, an already broken tree, a symbolic link --
+count_sets() { "${remote[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true; }
+leftovers() { hx "$H" sh -c 'ls -d /var/lib/sshdctl/check-* /var/lib/sshdctl/lock /etc/ssh/*.sshdctl-new 2>/dev/null' || true; }
+# refused WHAT RC TEXT ARGS...: `set ARGS` is refused with exit RC saying TEXT, and changes,
+# records and leaves nothing on the host.
+refused() {
+    local what=$1 rc=$2 text=$3 before sets
+    shift 3
+    before=$(conf_hash)
+    sets=$(count_sets)
+    capture "${remote[@]}" --pass-env E2E_LOGIN_PW set "$@"
+    check_rc "$what: refused (exit $rc)" "$rc"
+    check_has "... saying so" "$text" "$ERR"
+    check_lacks "... naming the host's paths, not the scratch tree's" "/var/lib/sshdctl/check-" "$ERR"
+    check_eq "... nothing changed" "$before" "$(conf_hash)"
+    check_eq "... no change set recorded" "$sets" "$(count_sets)"
+    check_eq "... no check tree, temporary file or lock left" "" "$(leftovers)"
+}
+refused "a candidate that the host's sshd -t refuses" 4 \
+    "$addr:/etc/ssh/sshd_config: sshd -t rejected the new configuration; nothing was changed" Ciphers nosuchcipher
+check_has "... with sshd's own words" "nosuchcipher" "$ERR"
+hx "$H" sh -c 'echo "Port 22 23" >> /etc/ssh/sshd_config'
+refused "a tree that sshd -t refused before the change" 4 \
+    "sshd -t already rejects the current configuration, before this change" X11Forwarding no
+hx "$H" sed -i '/^Port 22 23$/d' /etc/ssh/sshd_config
+hx "$H" sh -c 'mv /etc/ssh/sshd_config /etc/ssh/sshd_config.real && ln -s sshd_config.real /etc/ssh/sshd_config'
+refused "sshd_config as a symbolic link" 1 \
+    "$addr:/etc/ssh/sshd_config: is a symbolic link; sshdctl replaces regular files only" \
+    X11Forwarding "$(hx "$H" grep -qi '^X11Forwarding no' /etc/ssh/sshd_config && echo yes || echo no)"
+if hx "$H" test -L /etc/ssh/sshd_config; then ok "... still a link"; else bad "... the link was replaced"; fi
+hx "$H" sh -c 'rm /etc/ssh/sshd_config && mv /etc/ssh/sshd_config.real /etc/ssh/sshd_config'
+
 # --- what one remote change costs, counted -------------------------------------------------
 # Through a latency proxy that counts the sequential round trips (bench/count_change.sh); the
 # processes are the host's pid counter before and after (sudo here asks for the password, as

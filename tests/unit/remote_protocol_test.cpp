@@ -9,8 +9,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "sshdctl/common/tar.h"
@@ -28,13 +26,6 @@ std::string every_byte() {
   std::string s;
   for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
   return s + s;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 // The shell loop as the target runs it, on pipes.
@@ -184,7 +175,7 @@ TEST(Snapshot, ReadsFilesWithAnyNameAndEveryByteAndFollowsIncludes) {
   const auto r = loop.run(args + "\n" + host::snapshot_script());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto snap = host::parse_snapshot(r.out);
-  EXPECT_EQ(snap.files.at(main).content, slurp(main));
+  EXPECT_EQ(snap.files.at(main).content, dir.read("main"));
   EXPECT_EQ(snap.files.at(base + "/sub dir/a b.conf").content, every_byte());
   EXPECT_EQ(snap.files.at(base + "/sub dir/it's.conf").content, "");
   EXPECT_EQ(snap.files.at(base + "/nested").content, "X11Forwarding no");
@@ -220,10 +211,10 @@ TEST(TarWriter, UnpacksWithTheSystemTarByteForByteWithModesAndLongNames) {
   const std::string archive = w.finish();
   const std::string path = dir.write("a.tar", archive);
   ASSERT_EQ(std::system(("tar -x -f " + path + " -C " + dir.path()).c_str()), 0);
-  EXPECT_EQ(slurp(dir.file("d/bytes")), every_byte());
-  EXPECT_EQ(slurp(dir.file("d/empty")), "");
-  EXPECT_EQ(slurp(dir.file(long_name)), "long");
-  EXPECT_EQ(slurp(dir.file("d/" + longer)), "longer");
+  EXPECT_EQ(dir.read("d/bytes"), every_byte());
+  EXPECT_EQ(dir.read("d/empty"), "");
+  EXPECT_EQ(dir.read(long_name), "long");
+  EXPECT_EQ(dir.read("d/" + longer), "longer");
   struct stat st {};
   ASSERT_EQ(::stat(dir.file("d/bytes").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640U);

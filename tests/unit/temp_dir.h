@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -31,6 +32,11 @@ class TempDir {
   [[nodiscard]] std::string write(const std::string& name, const std::string& content) const {
     std::ofstream(file(name)) << content;
     return file(name);
+  }
+  // The content of NAME in the directory, every byte.
+  [[nodiscard]] std::string read(const std::string& name) const {
+    std::ifstream in(file(name), std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
 
  private:

@@ -12,6 +12,8 @@ namespace sshdctl::text {
 
 std::string lower(std::string_view s);
 std::string trim(std::string_view s);
+// Every occurrence of `from` in `s` replaced by `to` (nothing when `from` is empty).
+std::string replace_all(std::string s, const std::string& from, const std::string& to);
 bool iequals(std::string_view a, std::string_view b);
 
 // Splits on runs of spaces/tabs; a "double quoted" token stays one token, quotes included.

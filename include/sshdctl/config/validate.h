@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sshdctl/common/error.h"
 #include "sshdctl/host/host.h"
 
 namespace sshdctl::config {
@@ -15,6 +16,9 @@ namespace sshdctl::config {
 // Rewrites the patterns of every Include line (any indentation, `=` or space) to `prefix` + the
 // absolute pattern (relative patterns are under /etc/ssh, as sshd resolves them).
 std::string rewrite_includes(const std::string& content, const std::string& prefix);
+
+// The refusal of a change on a live host without /usr/sbin/sshd: nothing could validate it.
+Error sshd_missing(const std::string& host);
 
 struct SshdRun {
   std::string validator;           // which sshd answered, for the report

@@ -111,7 +111,7 @@ class SshHost : public Host {
 
 // The framing of the root shell's requests and answers (pure; unit-tested). A request is
 // "LINES INPUT_BYTES TOKEN\n" and the program's lines; the answer ends with "\nTOKEN STATUS\n".
-std::string frame_request(const std::string& program, std::size_t input_size, const std::string& token);
+std::string frame_request(std::string program, std::size_t input_size, const std::string& token);
 // Where the answer's output ends in `stream` (nullopt: not all there yet); sets the status and
 // how many bytes of the stream the answer takes.
 std::optional<std::size_t> answer_end(const std::string& stream, const std::string& token, int* status,

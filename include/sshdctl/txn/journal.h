@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "sshdctl/common/error.h"
 #include "sshdctl/host/host.h"
 
 namespace sshdctl::txn {
@@ -91,6 +92,10 @@ class Journal {
   [[nodiscard]] std::string dir(const std::string& id) const { return std::string(kJournalDir) + "/" + id; }
   host::Host& target_;
 };
+
+// The error for a lock that stayed taken: who holds it (pid on the target, "" when unknown),
+// since when (0: unknown), and how long this run waited.
+Error lock_held(const std::string& host, const std::string& owner, long since, int waited_s);
 
 // The lock of one target: a directory in /run that holds the owner's pid; a lock whose owner
 // is gone is taken over. Released by the destructor.
