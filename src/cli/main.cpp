@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "commands.h"
 #include "fleet.h"
@@ -665,12 +666,15 @@ int run_sshdctl(int argc, char** argv) {
     // The verb, on one target.
     const auto verb = [&](cli::Context& ctx) -> cli::Outcome {
       // Everything the verb reads comes from one snapshot of the target (one request to a
-      // remote host); /etc/shadow only for the verbs that handle passwords.
+      // remote host); /etc/shadow only for the verbs that handle passwords. The journal's and
+      // the service's verbs read neither sshd's files nor the accounts: no snapshot.
+      const bool reads_config = !(history->parsed() || show_change->parsed() || confirm->parsed() || service->parsed());
       const bool reads_shadow =
           enable->parsed() || passwd->parsed() || revert->parsed() || audit->parsed() || policy.has_value();
       const bool reloads = set->parsed() || unset->parsed() || enable->parsed() || disable->parsed() ||
                            revert->parsed() || policy.has_value();
-      const txn::SnapshotScope snapshot(ctx, txn::snapshot_request(reads_shadow), reloads && !read_only);
+      std::optional<txn::SnapshotScope> snapshot;
+      if (reads_config) snapshot.emplace(ctx, txn::snapshot_request(reads_shadow), reloads && !read_only);
       cli::Outcome out;
       const auto done = [&](auto report, int code) {
         out.json = cli::to_json(report);
