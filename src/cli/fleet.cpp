@@ -156,6 +156,7 @@ Json host_json(const fleet::HostResult& r, const std::string& rollout, bool dry_
   j["changed_keys"] = Json::strings(r.changed_keys);
   j["summary"] = r.summary;
   j["change_id"] = r.change_id;
+  if (!r.confirmation.empty()) j["confirmation"] = r.confirmation;
   if (!rollout.empty()) j["rollout"] = rollout;
   j["connect_ms"] = millis(r.connect_s);
   j["total_ms"] = millis(r.seconds);
@@ -254,8 +255,8 @@ Remote connect_remote(const host::SshTarget& target, const std::optional<std::st
   // Safety invariant 4: after a reload, the way in that was used must still work.
   host::SshTarget again = target;
   again.methods = ssh.auth_method();
-  remote.probes.push_back({ssh.login_user() + " with " + host::auth_methods_text(again.methods),
-                           [again] { return host::probe_login(again); }});
+  remote.probes.push_back({ssh.login_user() + " with " + host::auth_methods_text(again.methods), ssh.login_user(),
+                           [again](const std::string& command) { return host::probe_login(again, command); }});
   if (new_root_password) {
     // The credential the operator will need next: root with the new password.
     host::SshTarget as_root = target;
@@ -265,7 +266,8 @@ Remote connect_remote(const host::SshTarget& target, const std::optional<std::st
     as_root.private_key.reset();
     as_root.password = new_root_password;
     as_root.methods = host::kAuthPassword | host::kAuthKbdInteractive;
-    remote.probes.push_back({"root with the new password", [as_root] { return host::probe_login(as_root); }});
+    remote.probes.push_back({"root with the new password", "root",
+                             [as_root](const std::string& command) { return host::probe_login(as_root, command); }});
   }
   return remote;
 }
@@ -323,6 +325,7 @@ int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context&
         const auto& c = *outcome.change;
         result.status = c.changed ? fleet::HostStatus::kChanged : fleet::HostStatus::kUnchanged;
         result.change_id = c.id;
+        result.confirmation = c.confirmation;
         result.changed_keys = changed_keys(c);
         result.summary = c.changed ? text::join(result.changed_keys, ", ") + "; " + diff_summary(c) : std::string();
       } else {
@@ -391,7 +394,8 @@ int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context&
     time.resize(std::max<std::size_t>(time.size(), 6), ' ');
     std::string what = args.mutating || r.status == fleet::HostStatus::kFailed ? r.summary : std::string();
     if (r.status == fleet::HostStatus::kFailed) what = "exit " + std::to_string(r.exit_code) + ": " + what;
-    if (!r.change_id.empty() && r.status == fleet::HostStatus::kChanged) what += " [" + r.change_id + "]";
+    if (!r.change_id.empty() && r.status == fleet::HostStatus::kChanged)
+      what += " [" + r.change_id + (r.confirmation.empty() ? "" : ", " + r.confirmation) + "]";
     table += r.host + std::string(width - r.host.size() + 2, ' ') + status + "  " + time + "  " + what + "\n";
   }
   std::cout << table << counts << (rollout.empty() ? "" : " (rollout " + rollout + ")") << "\n";

@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "fleet.h"
+#include "interrupt.h"
 #include "output.h"
 #include "secrets.h"
 #include "sshdctl/accounts/credentials.h"
@@ -284,7 +285,15 @@ int run_sshdctl(int argc, char** argv) {
       ->option_text("DEST");
   app.add_option("--connect-timeout", remote.connect_timeout_s, "Seconds to wait for the connection (default 10)");
   app.add_option("--command-timeout", remote.command_timeout_s,
-                 "Seconds a command on the remote host may take (default 120)");
+                 "Seconds of silence from the remote host after which its path counts as cut (default 30)")
+      ->check(CLI::Range(1, 3600))
+      ->option_text("S");
+  long confirm_timeout = 120;
+  app.add_option("--confirm-timeout", confirm_timeout,
+                 "Remote: the target undoes a change by itself unless a fresh login confirms it within S seconds "
+                 "(default 120)")
+      ->check(CLI::Range(10, 86400))
+      ->option_text("S");
   cli::FleetArgs fleet_args;
   app.add_option("-i,--inventory", fleet_args.inventory,
                  "Run on every host of an inventory: an Ansible INI or YAML inventory, a file of host names, "
@@ -656,7 +665,9 @@ int run_sshdctl(int argc, char** argv) {
     if (base.window_s == 0 && policy) base.window_s = policy->window_s;
     base.reason = reason;
     base.lock_timeout_s = lock_timeout;
+    base.confirm_timeout_s = confirm_timeout;
     base.who = operator_name();
+    cli::install_interrupt_handler();
     if (no_reload && !dry_run) spdlog::warn("--no-reload: the running sshd keeps its old settings until reloaded");
     const bool read_only = show->parsed() || service->parsed() || history->parsed() || show_change->parsed() ||
                            key_list->parsed() || audit->parsed();
@@ -742,6 +753,10 @@ int run_sshdctl(int argc, char** argv) {
       std::vector<std::string> words;
       for (const auto* sub : app.get_subcommands()) words.push_back(sub->get_name());
       fleet_args.verb_name = sshdctl::text::join(words, " ") + (policy ? " " + policy_file : "");
+      if (!read_only && !dry_run)
+        cli::set_interrupt_note(
+            "hosts whose commit got through undo their change by themselves unless a fresh login confirmed it "
+            "(see: sshdctl -i INVENTORY history)");
       return cli::run_fleet(fleet_args, remote, base, new_root_password, verb);
     }
 
@@ -762,6 +777,7 @@ int run_sshdctl(int argc, char** argv) {
     cli::Context ctx = base;
     ctx.target = dry_run ? static_cast<host::Host*>(&dry) : target;
     if (!no_probe) ctx.probes = std::move(probes);
+    ctx.on_phase = cli::set_interrupt_note;
     if (doctor->parsed())
       return cli::run_doctor(ctx, doctor_args,
                              !remote.destination.empty() ? "--host " + remote.destination

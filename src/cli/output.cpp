@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include <ctime>
+
 #include "sshdctl/common/text.h"
 
 namespace sshdctl::cli {
@@ -186,11 +188,19 @@ Json change_set_json(const txn::ChangeSet& set) {
   j["reverts"] = set.reverts;
   j["state"] = set.state;
   j["window"] = set.window;
+  if (set.deadline != 0) j["deadman_deadline"] = text::utc(set.deadline, "%Y-%m-%dT%H:%M:%SZ");
   j["service"] = set.service;
   std::vector<std::string> paths;
   for (const auto& f : set.files) paths.push_back(f.path);
   j["files"] = Json::strings(paths);
   return j;
+}
+// An armed dead-man, in history and show-change.
+std::string deadman_text(const txn::ChangeSet& set) {
+  const bool passed = set.deadline <= std::time(nullptr);
+  return "dead-man: the target undoes this change at " + text::utc(set.deadline, "%Y-%m-%dT%H:%M:%SZ") +
+         " unless a fresh login confirmed it" +
+         (passed ? " (that time has passed: the next sshdctl run or the next boot finishes it)" : "");
 }
 }  // namespace
 
@@ -202,6 +212,7 @@ std::string render_text(const HistoryReport& r) {
     out += set.id + "  " + set.state + "  " + set.verb + (set.reason.empty() ? "" : "  (" + set.reason + ")") + "\n";
     if (!paths.empty()) out += "    " + set.when + " by " + set.who + ": " + text::join(paths, " ") + "\n";
     if (!set.window.empty()) out += "    window: " + set.window + "\n";
+    if (set.deadline != 0) out += "    " + deadman_text(set) + "\n";
   }
   return out;
 }
@@ -221,6 +232,7 @@ std::string render_text(const ShowChangeReport& r) {
   if (!r.set.reason.empty()) out += "reason: " + r.set.reason + "\n";
   if (!r.set.reverts.empty()) out += "reverts: " + r.set.reverts + "\n";
   if (!r.set.service.empty()) out += "service: " + r.set.service + "\n";
+  if (r.set.deadline != 0) out += deadman_text(r.set) + "\n";
   for (const auto& f : r.files) out += f.diff;
   return out;
 }

@@ -22,7 +22,9 @@ void pad(std::string& out) { out.append((kBlock - out.size() % kBlock) % kBlock,
 
 }  // namespace
 
-void Writer::header(const std::string& path, char type, std::size_t size, mode_t mode, uid_t uid, gid_t gid) {
+void Writer::header(const std::string& path, char type, std::size_t size, mode_t mode, uid_t uid, gid_t gid,
+                    const std::string& link) {
+  if (link.size() > 100) throw Error(ErrorKind::kInternal, "tar: link target too long: " + link);
   if (path.empty() || path[0] == '/') throw Error(ErrorKind::kInternal, "tar: not a relative path: " + path);
   std::string name = path;
   std::string prefix;
@@ -49,6 +51,7 @@ void Writer::header(const std::string& path, char type, std::size_t size, mode_t
   octal(h + 124, 12, size);
   octal(h + 136, 12, static_cast<unsigned long long>(mtime_));
   h[156] = type;
+  std::memcpy(h + 157, link.data(), link.size());
   std::memcpy(h + 257, "ustar", 6);  // with its NUL
   std::memcpy(h + 263, "00", 2);
   std::memcpy(h + 345, prefix.data(), std::min<std::size_t>(prefix.size(), 155));
@@ -67,6 +70,10 @@ void Writer::add_file(const std::string& path, const std::string& content, mode_
   header(path, '0', content.size(), mode, uid, gid);
   out_.append(content);
   pad(out_);
+}
+
+void Writer::add_symlink(const std::string& path, const std::string& target) {
+  header(path, '2', 0, 0777, 0, 0, target);
 }
 
 std::string Writer::finish() const { return out_ + std::string(2 * kBlock, '\0'); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace sshdctl::text {
 
@@ -237,6 +238,18 @@ std::optional<long> parse_duration(std::string_view text) {
   const long scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
   if (scale == 0 || value <= 0) return std::nullopt;
   return value * scale;
+}
+
+std::string shell_quote(std::string_view word) {
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string octal_mode(unsigned mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777U);
+  return buf;
 }
 
 }  // namespace sshdctl::text

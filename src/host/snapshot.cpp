@@ -58,7 +58,7 @@ bool SnapshotHost::has_program(const std::string& program) {
   return snap_.programs[program] = inner_.has_program(program);
 }
 
-void SnapshotHost::forget(const std::string& path) {
+void SnapshotHost::forget_one(const std::string& path) {
   snap_.files.erase(path);
   // A glob may now match more or less.
   for (auto it = snap_.globs.begin(); it != snap_.globs.end();) {
@@ -71,33 +71,33 @@ void SnapshotHost::forget(const std::string& path) {
 }
 
 void SnapshotHost::write_file_atomic(const std::string& path, const std::string& content, const FileInfo& like) {
-  forget(path);
+  forget_one(path);
   inner_.write_file_atomic(path, content, like);
 }
 
 void SnapshotHost::write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files,
                                       const FileInfo& like) {
-  for (const auto& f : files) forget(f.first);
+  for (const auto& f : files) forget_one(f.first);
   inner_.write_files_atomic(files, like);
 }
 
 bool SnapshotHost::remove_file(const std::string& path) {
-  forget(path);
+  forget_one(path);
   return inner_.remove_file(path);
 }
 
 bool SnapshotHost::make_dir(const std::string& path, mode_t mode) {
-  forget(path);
+  forget_one(path);
   return inner_.make_dir(path, mode);
 }
 
 void SnapshotHost::remove_dir(const std::string& path) {
-  forget(path);
+  forget_one(path);
   inner_.remove_dir(path);
 }
 
 void SnapshotHost::set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) {
-  forget(path);
+  forget_one(path);
   inner_.set_mode_owner(path, mode, uid, gid);
 }
 

@@ -172,12 +172,6 @@ std::string auth_methods_text(unsigned methods) {
   return names.empty() ? "none" : text::join(names, ", ");
 }
 
-std::string shell_quote(const std::string& word) {
-  std::string out = "'";
-  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // One SSH connection. libssh sessions are not thread-safe: every libssh call on it holds
 // `mutex` (the bus relay runs in a thread of its own).
 struct SshHost::Session {
@@ -688,7 +682,7 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
   const auto started = Clock::now();
   s.write(s.shell.get(), request.data(), request.size());
 
-  const auto deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
+  auto deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
   const std::string err_mark = "\n" + token + "\n";
   CommandResult result;
   std::size_t out_end = 0;
@@ -702,15 +696,18 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
       s.shell_err.erase(0, err_at + err_mark.size());
       break;
     }
+    const std::size_t heard = s.shell_out.size() + s.shell_err.size();
     if (!s.drain(s.shell.get(), s.shell_out, s.shell_err))
       throw s.error(ErrorKind::kInternal,
                     "the connection's shell ended" + (s.shell_err.empty() ? "" : ": " + text::trim(s.shell_err)));
+    // The bound is on silence: a step that waits (for the target's lock) says so every second.
+    if (s.shell_out.size() + s.shell_err.size() != heard)
+      deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
     if (Clock::now() > deadline) {
       s.shell.reset();  // out of step from here on
-      throw s.error(
-          ErrorKind::kInternal,
-          "no answer from the target within " + std::to_string(command_timeout_s_) +
-              " s (the connection is lost, or a command hangs; see --command-timeout); nothing more was done");
+      throw s.error(ErrorKind::kInternal,
+                    "no answer from the target for " + std::to_string(command_timeout_s_) +
+                        " s (the path is cut, or a command hangs; see --command-timeout); nothing more was done");
     }
     s.wait(kPollSliceMs);
   }
@@ -1072,7 +1069,7 @@ bool SshHost::pid_alive(long pid) { return script("kill -0 \"$1\" 2>/dev/null", 
 
 bool SshHost::has_program(const std::string& program) { return script("[ -x \"$1\" ]", {program}).exit_code == 0; }
 
-std::optional<std::string> probe_login(const SshTarget& target, int retry_s) {
+std::optional<std::string> probe_login(const SshTarget& target, const std::string& command, int retry_s) {
   SshTarget probe = target;
   probe.need_root = false;
   probe.accept_new = false;  // the key was checked (or recorded) by the first connection
@@ -1081,9 +1078,9 @@ std::optional<std::string> probe_login(const SshTarget& target, int retry_s) {
     try {
       SshHost::Session s;
       connect_session(s, probe);
-      const auto r = exec_once(s, "true", target.command_timeout_s);
+      const auto r = exec_once(s, command, target.command_timeout_s);
       if (r.exit_code != 0)
-        return "logged in, but 'true' failed with exit status " + std::to_string(r.exit_code) +
+        return "logged in, but '" + command + "' failed with exit status " + std::to_string(r.exit_code) +
                (r.err.empty() ? "" : ": " + text::trim(r.err));
       return std::nullopt;
     } catch (const Error& e) {

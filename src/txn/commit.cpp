@@ -10,8 +10,11 @@
 //   2. unpack, sync (the journal is on disk before any live file changes);
 //   3. sshd -t on the whole candidate tree (else exit 11: "rejected", sshd's words, then
 //      whether the live tree is refused too);
-//   4. rename each file into place (rm for a removed one); state "applied";
-//   5. release the lock (and remove the root shell's input file, $IN: no secret stays, and the
+//   4. arm the dead-man (see deadman.h) when asked: a transient systemd timer, else a detached
+//      sleep ("armed systemd UNIT" or "armed process PID"); the journal files it needs
+//      (undo.sh, confirm, deadline) came in the archive;
+//   5. rename each file into place (rm for a removed one); state "applied";
+//   6. release the lock (and remove the root shell's input file, $IN: no secret stays, and the
 //      shell need not remove it at its end); "committed".
 // Other exits: 12 "locked PID SINCE" (someone else's run holds the lock), 13 "unwritable …"
 // (disk full, read-only: nothing live changed), 14 "symlink PATH", 15 "partial PATH" (a rename
@@ -20,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "sshdctl/txn/deadman.h"
 #include "sshdctl/txn/transaction.h"
 
 namespace sshdctl::txn {
@@ -30,27 +34,17 @@ set -f
 nl='
 '
 IFS=$nl
-id=$1 wait=$2 now=$3 main=$4
-shift 4
+id=$1 wait=$2 now=$3 main=$4 arm=$5
+shift 5
 V=/var/lib/sshdctl
 J=$V/changes/$id L=$V/lock C=$V/check-$id
-boot=
-{ read -r boot </proc/sys/kernel/random/boot_id; } 2>/dev/null
 [ -d $V/changes ] || mkdir -p -m 755 $V/changes || { echo "unwritable $V/changes"; exit 13; }
-n=0
-until mkdir -m 700 $L 2>/dev/null; do
-  p= t= b=
-  { read -r p t b <$L/pid; } 2>/dev/null
-  [ "$p" = "$$" ] && [ "$b" = "$boot" ] && break
-  if [ -n "$p" ] && { { [ -n "$b" ] && [ "$b" != "$boot" ]; } || ! kill -0 "$p" 2>/dev/null; }; then
-    rm -rf $L
-    continue
-  fi
-  n=$((n + 1))
-  if [ $n -gt "$wait" ]; then echo "locked ${p:-?} ${t:-0}"; exit 12; fi
-  sleep 1
-done
-echo "$$ $now $boot" >$L/pid || { rm -rf $L; echo "unwritable $L"; exit 13; }
+)SH" + script_functions() +
+         R"SH(take_lock "$wait"
+case $? in
+  1) echo "locked ${p:-?} ${t:-0}"; exit 12 ;;
+  2) echo "unwritable $L"; exit 13 ;;
+esac
 w= d= temps= exist= want= drift=
 while [ $# -ge 3 ]; do
   if [ -L "$2" ]; then rm -rf $L; echo "symlink $2"; exit 14; fi
@@ -72,20 +66,31 @@ if [ -n "$exist" ]; then
   done
 fi
 if [ -n "$drift" ]; then rm -rf $L; printf '%s' "$drift"; exit 10; fi
-undo() { rm -rf $J $J.open $C $temps $L; }
-if ! tar -x -f - -C / 2>&1 || ! sync; then undo; echo "unwritable: the journal or a new file could not be written"; exit 13; fi
+undo() {
+  { while read -r k; do rm -rf "$V/confirm/$k"; done <$J/confirm; } 2>/dev/null
+  rm -rf $J $J.open $C $temps $L
+}
+if ! tar -x -f - -C / 2>&1 || ! echo "$$ $boot" >$J/owner || ! sync; then undo; echo "unwritable: the journal or a new file could not be written"; exit 13; fi
 if [ -n "$main" ]; then
-  made=
-  [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
-  if ! said=$(/usr/sbin/sshd -t -f "$C$main" 2>&1); then
+  if ! sshd_t -f "$C$main"; then
     echo rejected
     printf '%s\n' "$said"
-    if before=$(/usr/sbin/sshd -t 2>&1); then echo before-accepted; else echo before-rejected; printf '%s\n' "$before"; fi
-    [ -z "$made" ] || rmdir /run/sshd
+    if sshd_t; then echo before-accepted; else echo before-rejected; printf '%s\n' "$said"; fi
     undo
     exit 11
   fi
-  [ -z "$made" ] || rmdir /run/sshd
+fi
+if [ "$arm" -gt 0 ]; then
+  u=sshdctl-deadman-$id
+  if [ -d /run/systemd/system ] && systemd-run --quiet --unit=$u --on-active=$arm --timer-property=AccuracySec=1s \
+    --description="sshdctl: undo change set $id unless a fresh login confirms it" /bin/sh $J/undo.sh deadline \
+    </dev/null >/dev/null 2>&1; then
+    echo "systemd $u" >$J/armed
+  else
+    (sleep $arm && exec /bin/sh $J/undo.sh deadline) </dev/null >/dev/null 2>&1 &
+    echo "process $!" >$J/armed
+  fi
+  IFS=' ' read -r how what <$J/armed && echo "armed $how $what"
 fi
 for p in $w; do
   mv -f -- "$p.sshdctl-new" "$p" || { rm -rf $L $C; echo "partial $p"; exit 15; }
@@ -100,8 +105,8 @@ echo committed
 }
 
 std::vector<std::string> commit_args(const std::string& id, int lock_wait_s, std::time_t now,
-                                     const std::string& main_file, const std::vector<CommitFile>& files) {
-  std::vector<std::string> args{id, std::to_string(lock_wait_s), std::to_string(now), main_file};
+                                     const std::string& main_file, long arm_s, const std::vector<CommitFile>& files) {
+  std::vector<std::string> args{id, std::to_string(lock_wait_s), std::to_string(now), main_file, std::to_string(arm_s)};
   for (const auto& f : files) {
     args.emplace_back(f.removes ? "D" : "W");
     args.push_back(f.path);

@@ -233,6 +233,8 @@ ChangeSet Journal::load(const std::string& id) {
   auto set = parse_manifest(*manifest);
   set.state = text::trim(target_.read_file(dir(id) + "/state").value_or("unknown"));
   set.window = text::trim(target_.read_file(dir(id) + "/window").value_or(""));
+  if (set.state == "prepared" || set.state == "applied")
+    if (const auto d = target_.read_file(dir(id) + "/deadline")) set.deadline = std::atol(d->c_str());
   return set;
 }
 

@@ -13,7 +13,9 @@
 #include "sshdctl/common/text.h"
 #include "sshdctl/config/resolve.h"
 #include "sshdctl/config/validate.h"
+#include "sshdctl/host/accounts.h"
 #include "sshdctl/service/service.h"
+#include "sshdctl/txn/deadman.h"
 #include "sshdctl/txn/journal.h"
 #include "sshdctl/txn/window.h"
 
@@ -112,12 +114,62 @@ Error changed_meanwhile(const std::string& host, const std::string& path) {
 
 // The commit step on a remote target: one request (see commit.cpp). Throws Error naming what
 // the target refused; nothing live changed then.
+// The dead-man a remote commit arms (see deadman.h): its tokens, one per probe, and when it
+// acts (by this machine's clock).
+struct DeadMan {
+  long timeout_s = 0;  // 0: none armed
+  std::time_t deadline = 0;
+  std::vector<std::string> tokens;
+  std::string how;  // what the commit said: "systemd UNIT" or "process PID"
+};
+
+std::string at_time(std::time_t t) { return text::utc(t, "%H:%M:%SZ"); }
+
+// "the target undoes change set ID by itself at T unless a fresh login confirmed it"
+std::string deadman_words(const ChangeSet& set, const DeadMan& dm) {
+  return "the target undoes change set " + set.id + " by itself at " + at_time(dm.deadline) +
+         " unless a fresh login confirmed it (see: sshdctl history)";
+}
+
+std::string undo_path(const std::string& id) { return std::string(kJournalDir) + "/" + id + "/undo.sh"; }
+
+// Adds what the dead-man needs to the commit's archive: the undo script, the tokens the probes
+// must leave (each in a directory only the probing user can write), the deadline, and the
+// boot unit that carries out, before sshd starts, what came due while the host was down.
+void add_deadman(Context& ctx, tar::Writer& archive, const ChangeSet& set, const DeadMan& dm) {
+  host::Host& target = *ctx.target;
+  const std::string dir = relative(std::string(kJournalDir) + "/" + set.id);
+  archive.add_file(dir + "/undo.sh", undo_script(set, ctx.unit, dm.timeout_s, dm.tokens), 0700, 0, 0);
+  archive.add_file(dir + "/confirm", dm.tokens.empty() ? "" : text::join(dm.tokens, "\n") + "\n", 0600, 0, 0);
+  archive.add_file(dir + "/deadline", std::to_string(dm.deadline) + " " + std::to_string(dm.timeout_s) + "\n", 0600, 0,
+                   0);
+  // The probing user must reach its token: /var/lib/sshdctl is traversable, the tokens'
+  // directory only traversable (not listable), each token's writable by that user alone.
+  archive.add_dir(relative(kConfirmDir).substr(0, relative(kConfirmDir).rfind('/')), 0755, 0, 0);
+  archive.add_dir(relative(kConfirmDir), 0711, 0, 0);
+  for (std::size_t i = 0; i < dm.tokens.size(); ++i) {
+    const auto account = host::find_account(target, ctx.probes[i].user);
+    if (!account)
+      throw Error(ErrorKind::kNotFound, "the login probe's user " + ctx.probes[i].user + " is not in /etc/passwd",
+                  Location{target.name(), "/etc/passwd", 0});
+    archive.add_dir(relative(std::string(kConfirmDir) + "/" + dm.tokens[i]), 0700, account->uid, account->gid);
+  }
+  if (target.stat("/run/systemd/system").exists) {
+    if (target.read_file(kBootScript) != boot_script())
+      archive.add_file(relative(kBootScript), boot_script(), 0755, 0, 0);
+    if (target.read_file(kBootUnit) != boot_unit()) {
+      archive.add_file(relative(kBootUnit), boot_unit(), 0644, 0, 0);
+      archive.add_symlink(relative(kBootWants), kBootUnit);
+    }
+  }
+}
+
 std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
                                        const std::vector<config::FileChange>& changes,
                                        const std::vector<std::optional<std::string>>& befores,
                                        const std::vector<std::optional<std::string>>& afters,
                                        const std::map<std::string, std::string>& candidate,
-                                       const std::string& main_file, bool sshd_changed) {
+                                       const std::string& main_file, bool sshd_changed, DeadMan& dm) {
   host::Host& target = *ctx.target;
   const Location where{target.name(), {}, 0};
   if (sshd_changed && !target.has_program(kSshd)) throw config::sshd_missing(target.name());
@@ -126,6 +178,7 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
   archive.add_dir(relative(std::string(kJournalDir) + "/" + set.id), 0700, 0, 0);
   for (const auto& [path, content] : Journal::record_files(set, befores, afters))
     archive.add_file(relative(path), content, 0600, 0, 0);
+  if (dm.timeout_s > 0) add_deadman(ctx, archive, set, dm);
   const std::string check = kCheckPrefix + set.id;
   if (sshd_changed) {
     archive.add_dir(relative(check), 0700, 0, 0);
@@ -143,16 +196,31 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
                        change.info.gid);
     spdlog::info("{}: {} {}", target.name(), change.removes ? "removing" : "writing", change.path);
   }
-  const auto r = target.run_script(commit_script(),
-                                   commit_args(set.id, ctx.lock_timeout_s, now, sshd_changed ? main_file : "", files),
-                                   archive.finish());
+  if (ctx.on_phase)
+    ctx.on_phase(dm.timeout_s > 0 ? target.name() + ": if the commit got through, " + deadman_words(set, dm)
+                                  : target.name() + ": if the commit got through, change set " + set.id +
+                                        " is on the target (see: sshdctl history)");
+  const auto r = target.run_script(
+      commit_script(), commit_args(set.id, ctx.lock_timeout_s, now, sshd_changed ? main_file : "", dm.timeout_s, files),
+      archive.finish());
   if (!r) throw Error(ErrorKind::kInternal, "this target runs no scripts", where);
   const std::string said = text::trim(text::replace_all(r->out, check, ""));
   const auto lines = text::lines(said);
   switch (r->exit_code) {
-    case 0:
-      return sshd_changed ? std::vector<std::string>{"validated with sshd -t (sshd of " + target.name() + ")"}
-                          : std::vector<std::string>{};
+    case 0: {
+      std::vector<std::string> checks;
+      if (sshd_changed) checks.push_back("validated with sshd -t (sshd of " + target.name() + ")");
+      for (const auto& line : lines)
+        if (line.rfind("armed ", 0) == 0) dm.how = line.substr(6);
+      if (dm.timeout_s > 0)
+        checks.push_back("dead-man armed on the target (" +
+                         (dm.how.rfind("systemd ", 0) == 0 ? "systemd timer " + dm.how.substr(8) + ".timer"
+                          : dm.how.rfind("process ", 0) == 0
+                              ? "a detached sleep, pid " + dm.how.substr(8) + ": this host runs no systemd timers"
+                              : std::string("?")) +
+                         "): it undoes the change at " + at_time(dm.deadline) + " unless a fresh login confirms it");
+      return checks;
+    }
     case 10: {
       std::vector<std::string> paths;
       for (const auto& line : lines)
@@ -192,10 +260,10 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
       // as the next run would.
       std::string undone;
       try {
-        const TargetLock lock(target, ctx.lock_timeout_s);
         undone = recover_interrupted(ctx);
       } catch (const Error& e) {
-        undone = "the rollback failed too (" + e.message() + "): the next run rolls it back";
+        undone = "the rollback failed too (" + e.message() +
+                 "): " + (dm.timeout_s > 0 ? deadman_words(set, dm) : "the next run rolls it back");
       }
       throw Error(ErrorKind::kInternal, "a rename failed halfway through the commit",
                   Location{target.name(), lines.empty() ? std::string() : lines.front().substr(8), 0})
@@ -219,16 +287,17 @@ std::string describe(const service::ActionResult& r) {
   return out + "; open sessions are kept";
 }
 
-std::optional<std::string> run_probes(const Context& ctx) {
-  for (const auto& probe : ctx.probes)
-    if (auto why = probe.run()) return "a fresh login as " + probe.what + " fails: " + *why;
+std::optional<std::string> run_probes(const Context& ctx, const std::vector<std::string>& commands) {
+  for (std::size_t i = 0; i < ctx.probes.size(); ++i)
+    if (auto why = ctx.probes[i].run(i < commands.size() ? commands[i] : "true"))
+      return "a fresh login as " + ctx.probes[i].what + " fails: " + *why;
   return std::nullopt;
 }
 
 host::SnapshotRequest snapshot_request(bool shadow) {
   host::SnapshotRequest r;
   r.sshd_roots = {"/etc/ssh/sshd_config", "/usr/etc/ssh/sshd_config"};
-  r.files = {"/etc/passwd", "/etc/group", "/etc/login.defs"};
+  r.files = {"/etc/passwd", "/etc/group", "/etc/login.defs", kBootUnit, kBootScript};
   if (shadow) r.files.emplace_back("/etc/shadow");
   r.stats = {"/run/systemd/system", "/run/sshd", "/var/lib/sshdctl"};
   r.globs = {std::string(kJournalDir) + "/*.open"};
@@ -257,10 +326,160 @@ SnapshotScope::~SnapshotScope() {
   ctx_.target = outer_;
 }
 
+namespace {
+
+// Runs the change set's own undo script on the target (one request): "reverted N",
+// "confirmed", "nothing: …"; nullopt when the change set has none (made by an in-process run).
+std::optional<host::CommandResult> run_undo(Context& ctx, const ChangeSet& set, const std::string& mode,
+                                            const std::string& why) {
+  // Sourced by the root shell's own subshell: no process of its own.
+  const auto r = ctx.target->run_script(
+      "[ -f \"$1\" ] || exit 99\nu=$1\nshift\n. \"$u\"",
+      {undo_path(set.id), mode, why, std::to_string(ctx.lock_timeout_s), std::to_string(std::time(nullptr))}, {});
+  if (!r || r->exit_code == 99) return std::nullopt;
+  return r;
+}
+
+std::string last_line(const std::string& out) {
+  const auto lines = text::lines(text::trim(out));
+  return lines.empty() ? std::string() : lines.back();
+}
+
+// What an undo script's answer means, for the operator; throws for a lock or a run in flight.
+std::string undo_outcome(Context& ctx, const ChangeSet& set, const host::CommandResult& r, bool& reverted) {
+  const std::string line = last_line(r.out);
+  const std::string what = "change set " + set.id + " (" + set.verb + ")";
+  reverted = false;
+  switch (r.exit_code) {
+    case 0:
+      if (line == "confirmed") return what + " was confirmed by a fresh login before its run ended: it stays";
+      if (line.rfind("reverted ", 0) == 0) {
+        reverted = true;
+        return what + " was interrupted: rolled back " + line.substr(9) + " file(s)";
+      }
+      return what + " was interrupted before any file changed";
+    case 10:
+      return what + " was interrupted and a file has changed since (" + text::trim(line.substr(5)) +
+             "): left as it is (see: sshdctl show-change " + set.id + ")";
+    case 11:
+      return what + " was interrupted, but sshd -t refuses the files as they were before: the change stays (" +
+             text::trim(r.out) + ")";
+    case 12: {
+      const auto w = text::split_words(line);
+      throw lock_held(ctx.target->name(), w.size() > 1 && w[1] != "?" ? w[1] : "",
+                      w.size() > 2 ? std::atol(w[2].c_str()) : 0, ctx.lock_timeout_s);
+    }
+    case 20: {
+      const auto w = text::split_words(line);
+      std::string deadline;
+      if (w.size() > 2) deadline = " (the target undoes it by itself at " + at_time(std::atol(w[2].c_str())) + ")";
+      throw Error(ErrorKind::kPermission,
+                  what + " by " + set.who + " is still being confirmed by its run, whose session (pid " +
+                      (w.size() > 1 ? w[1] : "?") + " on the target) is open; waited " +
+                      std::to_string(ctx.lock_timeout_s) + " s; nothing was done" + deadline,
+                  Location{ctx.target->name(), {}, 0})
+          .with_detail("run again when that run has ended; a run whose path was cut ends when sshd drops its session");
+    }
+    default:
+      throw Error(ErrorKind::kInternal,
+                  "the undo of " + what + " failed: " + text::trim(r.out + (r.err.empty() ? "" : "; " + r.err)),
+                  Location{ctx.target->name(), {}, 0});
+  }
+}
+
+// Reloads sshd; when the reload leaves the unit down (sshd failed at start), starts it again.
+std::string reload_or_start(Context& ctx, const std::optional<std::vector<std::string>>& streams) {
+  const auto manager = service_manager(ctx);
+  if (streams)
+    if (auto moved = manager->relisten(*streams, kReloadTimeout)) return describe(*moved);
+  const std::string unit = manager->unit();
+  const bool restartable = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+  try {
+    auto r = manager->reload(kReloadTimeout);
+    if (!restartable || r.after.active_state == "active" || r.after.active_state == "reloading") return describe(r);
+  } catch (const Error& e) {
+    if (!restartable) throw;
+    spdlog::warn("{}: the reload failed ({}); starting {} again", ctx.target->name(), e.message(), unit);
+  }
+  return describe(manager->restart(kReloadTimeout));
+}
+
+// The probes passed: the change set is done. On a remote target its undo script checks, under
+// the target's lock, that every fresh login left its token, and stops the dead-man.
+void confirm_change(Context& ctx, Journal& journal, const ChangeSet& set, const DeadMan& dm) {
+  if (dm.timeout_s == 0) {
+    journal.set_state(set.id, "done");
+    return;
+  }
+  const auto r = run_undo(ctx, set, "confirm", "");
+  if (!r) throw Error(ErrorKind::kInternal, "the undo script of change set " + set.id + " is missing on the target");
+  if (r->exit_code == 0) return;
+  const std::string line = last_line(r->out);
+  if (r->exit_code == 3 && line.rfind("nothing: ", 0) == 0)
+    throw Error(ErrorKind::kRolledBack,
+                "change set " + set.id + " was not confirmed in time: the target has undone it by itself (" +
+                    line.substr(9) + ")",
+                Location{ctx.target->name(), {}, 0})
+        .with_detail("a longer --confirm-timeout gives slow logins more time");
+  if (r->exit_code == 3)
+    throw Error(ErrorKind::kInternal, "the fresh login did not leave its confirmation on the target",
+                Location{ctx.target->name(), kConfirmDir, 0});
+  bool reverted = false;
+  (void)undo_outcome(ctx, set, *r, reverted);  // throws for the lock
+  throw Error(ErrorKind::kInternal, "the confirmation failed: " + text::trim(r->out + " " + r->err),
+              Location{ctx.target->name(), {}, 0});
+}
+
+// The change goes, at once, through this session: the target's undo script (one request), or
+// the before-images written back here.
+void roll_back(Context& ctx, Journal& journal, const ChangeSet& set, const std::vector<config::FileChange>& changes,
+               const std::string& why) {
+  if (ctx.target->runs_scripts()) {
+    if (const auto r = run_undo(ctx, set, "rollback", why)) {
+      bool reverted = false;
+      const std::string said = undo_outcome(ctx, set, *r, reverted);
+      if (r->exit_code != 0) throw Error(ErrorKind::kInternal, said, Location{ctx.target->name(), {}, 0});
+      return;
+    }
+  }
+  std::size_t restored = 0;
+  try {
+    for (auto it = changes.rbegin(); it != changes.rend(); ++it, ++restored) {
+      if (it->before)
+        ctx.target->write_file_atomic(it->path, *it->before, it->info);
+      else
+        ctx.target->remove_file(it->path);
+    }
+    journal.set_state(set.id, "rolled-back: " + why);
+  } catch (const Error& e) {
+    std::vector<std::string> left;
+    for (std::size_t k = 0; k + restored < changes.size(); ++k) left.push_back(changes[k].path);
+    throw Error(e.kind(), e.message() + " (still changed, each file whole, old or new: " + text::join(left, ", ") + ")",
+                e.where());
+  }
+}
+
+}  // namespace
+
 std::string recover_interrupted(Context& ctx) {
   Journal journal(*ctx.target);
   std::vector<std::string> said;
+  bool reload = false;
   for (auto& set : journal.unfinished()) {
+    // A remote target undoes it by itself, in one request, under its lock.
+    if (const auto r = run_undo(ctx, set, "recover", "interrupted")) {
+      std::vector<std::string> touched{std::string(kJournalDir) + "/" + set.id + ".open",
+                                       std::string(kJournalDir) + "/" + set.id + "/state"};
+      for (const auto& f : set.files) touched.push_back(f.path);
+      ctx.target->forget(touched);
+      bool reverted = false;
+      said.push_back(undo_outcome(ctx, set, *r, reverted));
+      if (reverted && set.service.rfind("reload", 0) == 0) reload = true;
+      continue;
+    }
+    // Made by an in-process run: the steps here, under the lock (a remote caller holds none).
+    std::optional<TargetLock> lock;
+    if (ctx.target->runs_scripts()) lock.emplace(*ctx.target, ctx.lock_timeout_s);
     std::vector<std::size_t> live;  // files at their after-image
     bool drift = false;
     for (std::size_t i = 0; i < set.files.size(); ++i) {
@@ -300,6 +519,7 @@ std::string recover_interrupted(Context& ctx) {
     said.push_back("change set " + set.id + " (" + set.verb + ") was interrupted: rolled back " +
                    std::to_string(live.size()) + " file(s)" + service);
   }
+  if (reload && !ctx.target->offline() && ctx.reload) said.back() += "; " + reload_after_change(ctx, std::nullopt);
   return text::join(said, "\n");
 }
 
@@ -332,17 +552,19 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   }
 
   // Safety invariant 3: one run at a time per target; an interrupted change is dealt with first.
+  // A remote target's steps (the undo of an interrupted change, the commit) each take the
+  // target's lock for their own request; elsewhere the lock is held for the whole run.
   std::optional<TargetLock> lock;
   if (!ctx.dry_run) {
     const bool interrupted = !Journal(*ctx.target).unfinished().empty();
-    if (!one_request || interrupted) lock.emplace(*ctx.target, ctx.lock_timeout_s);
+    if (!one_request) lock.emplace(*ctx.target, ctx.lock_timeout_s);
     fault(ctx, "locked");
     if (interrupted)
       if (const auto recovered = recover_interrupted(ctx); !recovered.empty())
         for (const auto& line : text::lines(recovered))
           report.notes.push_back(config::Note{{report.host, {}, 0}, line});
-    if (one_request) lock.reset();  // the commit takes it again, for its own request
   }
+  if (ctx.on_phase) ctx.on_phase(report.host + ": before the commit: nothing was changed");
 
   // The engine's part (Augeas trees: memory and CPU) holds one of a few slots, so that a fleet
   // of hundreds of hosts keeps a bounded number of parsed trees; the tree is gone before the
@@ -438,8 +660,14 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   }
   report.id = set.id;
 
+  DeadMan dm;
+  if (one_request && ctx.reload && !ctx.target->offline()) {
+    dm.timeout_s = ctx.confirm_timeout_s;
+    dm.deadline = std::time(nullptr) + dm.timeout_s;
+    for (std::size_t k = 0; k < ctx.probes.size(); ++k) dm.tokens.push_back(new_token());
+  }
   if (one_request) {
-    for (auto& line : commit_remote(ctx, set, changes, befores, afters, candidate, main_file, sshd_changed))
+    for (auto& line : commit_remote(ctx, set, changes, befores, afters, candidate, main_file, sshd_changed, dm))
       report.checks.push_back(std::move(line));
   } else {
     // In-process: what the plan read must still be there (else someone edited it meanwhile).
@@ -459,57 +687,76 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     journal.set_state(set.id, "applied");
   }
   fault(ctx, one_request ? "committed" : "applied");
-  if (sshd_changed) {
-    try {
-      report.service = reload_after_change(ctx, new_streams);
-    } catch (Error& e) {
-      throw Error(e.kind(), "the files were changed and validated, but " + e.message(), e.where())
-          .with_detail(e.detail());
-    }
-  } else {
-    report.service = "sshd's configuration is unchanged: nothing to reload";
-  }
-  fault(ctx, "reloaded");
   if (!ctx.reload || ctx.target->offline()) {
+    report.service =
+        sshd_changed ? reload_after_change(ctx, new_streams) : "sshd's configuration is unchanged: nothing to reload";
+    fault(ctx, "reloaded");
     journal.set_state(set.id, "done");
     return report;
   }
-  const auto finish = [&] {
-    journal.set_state(set.id, "done");
-    if (windows) start_window(ctx, *windows, journal, set, report);
+  const std::string armed = dm.timeout_s > 0 ? deadman_words(set, dm) : std::string();
+  if (ctx.on_phase && !armed.empty()) ctx.on_phase(report.host + ": after the commit: " + armed);
+  // From here on a failure leaves the change to the dead-man when this machine cannot undo it.
+  const auto left_to_target = [&](const std::string& step, const Error& e) {
+    return Error(e.kind(),
+                 "the change was committed, but " + step + " failed: " + e.message() +
+                     (armed.empty() ? "" : "; " + armed),
+                 e.where())
+        .with_detail(e.detail());
   };
 
-  // Safety invariant 4: the operator must still be able to log in; else the change goes.
-  const auto failure = run_probes(ctx);
-  fault(ctx, "probed");
+  // Reload, then the fresh logins that confirm the change (safety invariant 4); any failure
+  // rolls the change back at once through this session.
+  std::optional<std::string> failure;
+  std::string failed_step;
+  try {
+    report.service =
+        sshd_changed ? reload_after_change(ctx, new_streams) : "sshd's configuration is unchanged: nothing to reload";
+    fault(ctx, "reloaded");
+    std::vector<std::string> commands;
+    for (const auto& token : dm.tokens) commands.push_back(confirm_command(token));
+    failure = run_probes(ctx, commands);
+    fault(ctx, "probed");
+  } catch (const Error& e) {
+    failure = "the reload failed: " + e.message();
+    failed_step = "the reload";
+  }
   if (!failure) {
     for (const auto& probe : ctx.probes)
       report.checks.push_back("login probe: a fresh login as " + probe.what + " works");
-    finish();
+    if (ctx.on_phase && !armed.empty())
+      ctx.on_phase(report.host + ": change set " + set.id +
+                   " was confirmed by a fresh login; the target keeps it (its dead-man finds the confirmation)");
+    try {
+      confirm_change(ctx, journal, set, dm);
+    } catch (const Error& e) {
+      throw left_to_target("its confirmation", e);
+    }
+    fault(ctx, "confirmed");
+    if (dm.timeout_s > 0) {
+      report.confirmation = dm.tokens.empty() ? "kept by this run (--no-probe)" : "confirmed by a fresh login";
+      report.checks.push_back(
+          dm.tokens.empty() ? "--no-probe: kept by this run itself, with no fresh login tried: the dead-man leaves it"
+                            : "confirmed on the target by the fresh login: the dead-man leaves it");
+    }
+    if (windows) start_window(ctx, *windows, journal, set, report);
     return report;
   }
-  spdlog::warn("{}: the login probe failed ({}); rolling the change back", report.host, *failure);
-  std::size_t restored = 0;
+  spdlog::warn("{}: {}; rolling the change back", report.host, *failure);
   try {
-    for (auto it = changes.rbegin(); it != changes.rend(); ++it, ++restored) {
-      if (it->before)
-        ctx.target->write_file_atomic(it->path, *it->before, it->info);
-      else
-        ctx.target->remove_file(it->path);
-    }
-    journal.set_state(set.id, "rolled-back: the login probe failed");
+    roll_back(ctx, journal, set, changes, failed_step.empty() ? "the login probe failed" : failed_step + " failed");
   } catch (const Error& e) {
-    std::vector<std::string> left;
-    for (std::size_t k = 0; k + restored < changes.size(); ++k) left.push_back(changes[k].path);
     throw Error(ErrorKind::kInternal, *failure + "; THE ROLLBACK FAILED: " + e.message(), Location{report.host, {}, 0})
-        .with_detail("still changed (each file whole, old or new): " + text::join(left, ", ") +
-                     "; restore them by hand, from the console if need be");
+        .with_detail(armed.empty()
+                         ? "restore the files by hand, from the console if need be (see: sshdctl show-change " +
+                               set.id + ")"
+                         : armed);
   }
   std::string outcome;
   try {
     std::optional<std::vector<std::string>> old_streams;
     if (new_streams) old_streams = old_streams_now;
-    if (sshd_changed) reload_after_change(ctx, old_streams);
+    if (sshd_changed) reload_or_start(ctx, old_streams);
     const auto again = run_probes(ctx);
     outcome = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
   } catch (const Error& e) {

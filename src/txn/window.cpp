@@ -1,22 +1,14 @@
 #include "sshdctl/txn/window.h"
 
 #include "sshdctl/common/text.h"
+#include "sshdctl/txn/deadman.h"
 
 namespace sshdctl::txn {
 
 namespace {
 
-std::string q(const std::string& word) {
-  std::string out = "'";
-  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string octal(mode_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
+std::string q(const std::string& word) { return text::shell_quote(word); }
+std::string octal(mode_t mode) { return text::octal_mode(mode); }
 
 }  // namespace
 
@@ -34,18 +26,13 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
       "# (the old files come back when it refuses), and a change set of its own in the journal.\n"
       "set -u\n"
       "umask 077\n"
-      // The target's lock, as sshdctl takes it (a dead owner's lock is taken over); an sshdctl
-      // run in progress is waited for, up to ten minutes.
-      "lock=/var/lib/sshdctl/lock\n"
-      "n=0\n"
-      "until mkdir -m 700 \"$lock\" 2>/dev/null; do\n"
-      "  p=$(cut -d' ' -f1 \"$lock/pid\" 2>/dev/null)\n"
-      "  if [ -n \"$p\" ] && ! kill -0 \"$p\" 2>/dev/null; then rm -rf \"$lock\"; continue; fi\n"
-      "  n=$((n + 1)); [ $n -lt 600 ] || { echo 'the target lock stays taken: not reverted'; exit 1; }\n"
-      "  sleep 1\n"
-      "done\n"
-      "echo \"$$ $(date +%s)\" > \"$lock/pid\"\n"
-      "trap 'rm -rf \"$lock\"' EXIT\n"
+      // The target's lock, as every sshdctl step takes it; an sshdctl run in progress is waited
+      // for, up to ten minutes. At boot (`revert.sh boot`, before sshd starts) sshd is not
+      // reloaded.
+      "L=/var/lib/sshdctl/lock now=$(date +%s)\n" +
+      script_functions() +
+      "take_lock 600 || { echo 'the target lock stays taken: not reverted'; exit 1; }\n"
+      "trap 'rm -rf $L' EXIT\n"
       "old=" +
       q(dir) +
       "\n"
@@ -55,7 +42,9 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
       " is '$state': nothing to revert\"; exit 0; }\n"
       "sha() { if [ -e \"$1\" ]; then sha256sum < \"$1\" | cut -d' ' -f1; else echo -; fi; }\n"
       "note() { echo \"$1\"; printf 'done (window: %s)\\n' \"$1\" > \"$old/state.tmp\" && mv \"$old/state.tmp\" "
-      "\"$old/state\"; }\n";
+      "\"$old/state\"; ended; }\n"
+      // The window file says the window is over, so that a boot does not end it again.
+      "ended() { printf 'ended %s\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" > \"$old/window\"; }\n";
   // 1. Every file must still be as the change left it.
   for (const auto& f : set.files)
     s += "[ \"$(sha " + q(f.path) + ")\" = " + q(f.after_sha.value_or("-")) + " ] || { note " +
@@ -102,17 +91,19 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
   };
   s += "ok=yes\n" + put_back("$old", "before", true) + "sync\n";
   // 4. sshd must accept the result, or the change comes back.
-  s += "if [ $ok != yes ] || ! /usr/sbin/sshd -t; then\n"
+  s += "if [ $ok != yes ] || ! sshd_t; then\n"
        "  ok=yes\n" +
        put_back("$old", "after", false) +
        "  echo 'rolled-back: sshd -t refused the reverted files' > \"$new/state\"; rm -f \"$new.open\"\n"
+       "  printf '%s\\n' \"${said:-}\"\n"
        "  note 'not reverted: sshd -t refused the reverted files'; exit 1\n"
        "fi\n";
   // 5. Reload, and record.
   if (!reload_unit.empty())
-    s += "systemctl reload " + q(reload_unit) + " || echo 'the reload of " + reload_unit + " failed'\n";
+    s += "[ \"${1:-}\" = boot ] || systemctl reload " + q(reload_unit) + " || echo 'the reload of " + reload_unit +
+         " failed'\n";
   s += "echo done > \"$new/state\"; rm -f \"$new.open\"\n"
-       "echo \"reverted by ${new##*/} (window)\" > \"$old/state.tmp\" && mv \"$old/state.tmp\" \"$old/state\"\n"
+       "echo \"reverted by ${new##*/} (window)\" > \"$old/state.tmp\" && mv \"$old/state.tmp\" \"$old/state\"; ended\n"
        "echo \"change set " +
        set.id + " reverted by ${new##*/}\"\n";
   return s;

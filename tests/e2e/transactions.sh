@@ -110,7 +110,16 @@ for k in $(seq 1 20); do
         ok "$where: sshd_config is old or new, and valid"
     else bad "$where: sshd_config is neither old nor new, or invalid" "$xf"; fi
     capture "${remote[@]}" set UseDNS no
-    if [[ $now != "$before" ]]; then check_has "... the next run rolls the interrupted change back" "was interrupted: rolled back" "$OUT"; fi
+    # Killed once the fresh login confirmed the change on the target: it stays (the operator's
+    # login works with it); killed before: the next run undoes it.
+    if [[ $where == *"(probed)"* ]]; then
+        check_has "... confirmed by its fresh login, the change stays" "was confirmed by a fresh login before its run ended: it stays" "$OUT"
+        check_eq "... (the file as the change made it)" "X11Forwarding $value" "$xf"
+    elif [[ $where == *"(confirmed)"* ]]; then
+        check_eq "... the confirmed change stays" "X11Forwarding $value" "$xf"
+    elif [[ $now != "$before" ]]; then
+        check_has "... the next run rolls the interrupted change back" "was interrupted: rolled back" "$OUT"
+    fi
     capture "${remote[@]}" history
     check_lacks "... and no change set is left unfinished" "  prepared  " "$OUT"
     check_lacks "... (none applied either)" "  applied  " "$OUT"

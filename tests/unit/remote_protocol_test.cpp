@@ -223,11 +223,11 @@ TEST(TarWriter, UnpacksWithTheSystemTarByteForByteWithModesAndLongNames) {
 }
 
 TEST(CommitScript, TakesItsFilesAsTriplesAfterTheFixedArguments) {
-  const auto args = txn::commit_args("ID", 30, 5, "/etc/ssh/sshd_config",
+  const auto args = txn::commit_args("ID", 30, 5, "/etc/ssh/sshd_config", 120,
                                      {{"/etc/ssh/sshd_config", std::string("abc"), false},
                                       {"/etc/new file", std::nullopt, false},
                                       {"/etc/gone", std::string("def"), true}});
-  EXPECT_EQ(args, (std::vector<std::string>{"ID", "30", "5", "/etc/ssh/sshd_config", "W", "/etc/ssh/sshd_config", "abc",
+  EXPECT_EQ(args, (std::vector<std::string>{"ID", "30", "5", "/etc/ssh/sshd_config", "120", "W", "/etc/ssh/sshd_config", "abc",
                                             "W", "/etc/new file", "-", "D", "/etc/gone", "def"}));
   // It parses as sh: the target's sh would refuse a broken script only at commit time.
   const testing::TempDir dir("commit");

@@ -26,6 +26,11 @@ std::string unquote(std::string_view s);
 // Quotes a word for sshd_config when it contains white space or a '#'.
 std::string quote_if_needed(std::string_view s);
 
+// A word quoted for POSIX sh ('…', with ' as '\''): safe in any script.
+std::string shell_quote(std::string_view word);
+// A file mode as four octal digits ("0644").
+std::string octal_mode(unsigned mode);
+
 // Lines without their terminators; a final line without '\n' is still a line.
 std::vector<std::string> lines(std::string_view s);
 // 1-based line number of a byte offset.

@@ -33,6 +33,7 @@ struct HostResult {
   std::string summary;                    // one line: what changed, or why it failed
   std::vector<std::string> changed_keys;  // sshd keywords and other things changed
   std::string change_id;                  // the change set in the host's journal
+  std::string confirmation;               // how the change was kept ("confirmed by a fresh login")
   std::string error;                      // the full error text, when failed
   double connect_s = 0;                   // time to log in and become root
   double seconds = 0;                     // the whole host, login included

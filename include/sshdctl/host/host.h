@@ -125,6 +125,8 @@ class Host {
     return std::nullopt;
   }
   [[nodiscard]] virtual bool runs_scripts() const { return false; }
+  // Files a script changed behind this interface's back: a cache of them forgets them.
+  virtual void forget(const std::vector<std::string>& /*paths*/) {}
   // The host as it is now, under any snapshot (what a check that nothing changed must read).
   virtual Host& live() { return *this; }
   // The OpenSSH version of the target's sshd as its banner says (e.g. "9.2"), when known.
@@ -165,6 +167,10 @@ class SnapshotHost : public Host {
     return inner_.run_script(body, args, input);
   }
   [[nodiscard]] bool runs_scripts() const override { return inner_.runs_scripts(); }
+  void forget(const std::vector<std::string>& paths) override {
+    for (const auto& p : paths) forget_one(p);
+    inner_.forget(paths);
+  }
   Host& live() override { return inner_.live(); }
   [[nodiscard]] std::string openssh_version() const override { return inner_.openssh_version(); }
 
@@ -173,7 +179,7 @@ class SnapshotHost : public Host {
   [[nodiscard]] Host& inner() { return inner_; }
 
  private:
-  void forget(const std::string& path);
+  void forget_one(const std::string& path);
   Host& inner_;
   Snapshot snap_;
   int misses_ = 0;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "sshdctl/common/text.h"
 #include "sshdctl/host/host.h"
 
 namespace sshdctl::host {
@@ -36,7 +37,7 @@ struct SshTarget {
   std::string jump;         // ProxyJump [user@]host[:port] (else the ssh config's ProxyJump)
   bool accept_new = false;  // record an unknown host's key (never a changed one)
   int connect_timeout_s = 10;
-  int command_timeout_s = 120;
+  int command_timeout_s = 30;
   // The login password (password and keyboard-interactive; also fed to `sudo -S`). Secret:
   // never logged, never on a command line.
   std::optional<std::string> password;
@@ -103,7 +104,7 @@ class SshHost : public Host {
   std::string name_;
   std::string user_;
   unsigned auth_method_ = 0;
-  int command_timeout_s_ = 120;
+  int command_timeout_s_ = 30;
   int round_trips_ = 0;
   long shell_pid_ = 0;
   std::string openssh_version_;
@@ -122,12 +123,13 @@ Snapshot parse_snapshot(const std::string& answer);
 const char* shell_loop_script();
 const std::string& snapshot_script();
 
-// Logs in afresh with `target` (no root shell) and runs `true`; "connection refused" and
-// resets, as while sshd re-executes itself after a reload, are retried for `retry_s`.
-// Returns why the login failed, or nullopt when it worked.
-std::optional<std::string> probe_login(const SshTarget& target, int retry_s = 10);
+// Logs in afresh with `target` (no root shell) and runs `command` there (a change's
+// confirmation, or `true`); "connection refused" and resets, as while sshd re-executes itself
+// after a reload, are retried for `retry_s`. Returns why the login failed, or nullopt when it
+// worked.
+std::optional<std::string> probe_login(const SshTarget& target, const std::string& command = "true", int retry_s = 10);
 
 // Quotes a word for a POSIX shell.
-std::string shell_quote(const std::string& word);
+using text::shell_quote;
 
 }  // namespace sshdctl::host

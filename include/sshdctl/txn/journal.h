@@ -7,6 +7,7 @@
 //   state      one line: prepared | applied | done | rolled-back | abandoned, rewritten atomically
 //   before.N   the content file N had before (absent when the change created it)
 //   after.N    the content it has after the change
+//   undo.sh, confirm, deadline, owner, armed   a remote change's dead-man (see deadman.h)
 // all 0600; and /var/lib/sshdctl/changes/ID.open while the change set is unfinished. Manifest format, version 1, one
 // "key value" per line, values %-escaped:
 //   sshdctl-change 1
@@ -52,6 +53,9 @@ struct ChangeSet {
   std::vector<FileRecord> files;
   std::string state;   // from the state file
   std::string window;  // from the window file: "ends …", "confirmed …" (empty: no window)
+  // An unfinished remote change's dead-man (see deadman.h): when the target undoes it unless a
+  // fresh login confirmed it (the deadline file; 0: none armed or the change set is finished).
+  std::time_t deadline = 0;
 };
 
 // Pure parts (unit-tested).

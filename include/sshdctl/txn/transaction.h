@@ -40,13 +40,20 @@ struct Context {
   bool reload = true;  // reload sshd after a change on a live target
   std::string unit;    // the sshd unit, when not detected
   // After a reload on a remote target: each probe logs in afresh the way the operator will
-  // need to and returns why that failed (nullopt: it worked). Empty: no probe (local
-  // targets, --no-probe).
+  // need to, runs `command` there (the confirmation of the change set: see deadman.h) and
+  // returns why that failed (nullopt: it worked). Empty: no probe (local targets, --no-probe).
   struct Probe {
     std::string what;  // e.g. "ecs-user with publickey"
-    std::function<std::optional<std::string>()> run;
+    std::string user;  // the login name the probe uses
+    std::function<std::optional<std::string>(const std::string& command)> run;
   };
   std::vector<Probe> probes;
+  // A live remote change is undone by the target itself unless the probes confirm it within
+  // this long (--confirm-timeout).
+  long confirm_timeout_s = 120;
+  // Told, as the run goes, what the target is left with if the run ends now (for a signal
+  // handler: "nothing was changed", "the target undoes change set ID at T unless …").
+  std::function<void(const std::string&)> on_phase;
   std::string who;     // for the journal: operator@machine [via ssh as LOGIN]
   std::string reason;  // --reason
   int lock_timeout_s = 30;
@@ -74,6 +81,9 @@ struct ChangeReport {
   std::vector<config::Note> notes;
   std::vector<std::string> checks;  // validation and other checks done
   std::string service;              // what happened to the running sshd
+  // How a live remote change was kept: "confirmed by a fresh login", or "kept by this run
+  // (--no-probe)"; empty elsewhere.
+  std::string confirmation;
 };
 
 // Files other than sshd's that a change writes (e.g. /etc/shadow, authorized_keys), given the
@@ -118,8 +128,9 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
 // left alone and reported. Returns what was done, a line per change set.
 std::string recover_interrupted(Context& ctx);
 
-// The first failing login probe ("a fresh login as … fails: why"), or nullopt.
-std::optional<std::string> run_probes(const Context& ctx);
+// The first failing login probe ("a fresh login as … fails: why"), or nullopt. Probe i runs
+// commands[i] (none given: `true`).
+std::optional<std::string> run_probes(const Context& ctx, const std::vector<std::string>& commands = {});
 
 // What a reload or restart did, in one line.
 std::string describe(const service::ActionResult& r);
@@ -132,8 +143,9 @@ struct CommitFile {
 };
 std::string commit_script();
 // Its arguments: ID, lock wait (s), the time (for the lock), the main file (empty: no sshd
-// file changes), then per file W|D PATH BEFORE-SHA|-.
+// file changes), the dead-man's delay (s; 0: none is armed), then per file W|D PATH
+// BEFORE-SHA|-.
 std::vector<std::string> commit_args(const std::string& id, int lock_wait_s, std::time_t now,
-                                     const std::string& main_file, const std::vector<CommitFile>& files);
+                                     const std::string& main_file, long arm_s, const std::vector<CommitFile>& files);
 
 }  // namespace sshdctl::txn
