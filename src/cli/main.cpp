@@ -28,6 +28,7 @@
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
 #include "sshdctl/host/ssh_host.h"
+#include "sshdctl_version.h"
 #include "test_seam.h"
 
 namespace {
@@ -67,7 +68,10 @@ Exit codes:
   3  unchanged: everything already was as asked; nothing was written
   4  rejected: sshd -t refused the new configuration; nothing was written
   5  a configuration file could not be parsed (file:line shown); nothing was written
-  6  rolled back: after the reload a fresh login failed, so the change was undone
+  6  rolled back: the reload or the fresh login after it failed, so the change was undone
+     (or the target's dead-man undid it before this run could confirm it)
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM: the message says what the target is
+     left with (before the commit: nothing changed; after it: the dead-man's deadline)
 With -i INVENTORY: 0 every host succeeded, 3 every host already was as asked, 7 some hosts
 failed (every host was tried), 8 aborted (a canary failed or --max-failures was exceeded).
 
@@ -75,6 +79,11 @@ Remote hosts (--host): one SSH connection per run (ssh config, known_hosts check
 keys, ssh-agent, or a password from --ask-pass/--pass-stdin/--pass-file/--pass-env, never
 from the command line). Commands run as root through sudo (-n, or -S fed the login password).
 After a reload, a fresh login the same way must work, or the change is rolled back (exit 6).
+Never locked out: the commit also arms a dead-man on the target that undoes the change by
+itself unless that fresh login confirms it within --confirm-timeout (default 120 s): a
+controller killed, a Ctrl-C, a cut or silent path, a reboot (undone at boot, before sshd
+starts) all end with the old configuration. --command-timeout bounds the silence of a dead
+path (default 30 s). history shows an armed dead-man and its deadline.
 )";
 
 int print_result(bool json, const sshdctl::Json& j, const std::string& text, int code) {
@@ -248,6 +257,34 @@ int run_tempkey(sshdctl::cli::Context& ctx, const std::string& user, const std::
 
 }  // namespace
 
+// A word where a verb belongs that is none: its name, the closest verbs and every verb.
+std::optional<std::string> unknown_verb(CLI::App& app) {
+  if (!app.get_subcommands().empty()) return std::nullopt;
+  std::string word;
+  for (const auto& arg : app.remaining())
+    if (!arg.empty() && arg[0] != '-') {
+      word = arg;
+      break;
+    }
+  if (word.empty()) return std::nullopt;
+  std::vector<std::string> verbs, close;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    verbs.push_back(sub->get_name());
+    if (sshdctl::text::edit_distance(word, sub->get_name()) <= std::max<std::size_t>(2, word.size() / 3))
+      close.push_back("'" + sub->get_name() + "'");
+  }
+  return "sshdctl: error: '" + word + "' is not a verb" +
+         (close.empty() ? std::string() : " (did you mean " + sshdctl::text::join(close, " or ") + "?)") +
+         "\nverbs: " + sshdctl::text::join(verbs, ", ") + "\nRun sshdctl --help for more information.\n";
+}
+
+// sshdctl --version
+std::string version_text() {
+  std::string out = std::string("sshdctl ") + kSshdctlVersion;
+  if (*kSshdctlRevision != '\0') out += std::string(" (git ") + kSshdctlRevision + ")";
+  return out + "\nbuilt with " + kSshdctlBuiltWith;
+}
+
 int run_sshdctl(int argc, char** argv) {
   using namespace sshdctl;
   CLI::App app{
@@ -255,6 +292,7 @@ int run_sshdctl(int argc, char** argv) {
       "Edits sshd_config and its drop-ins so that the setting you ask for is the one sshd uses.",
       "sshdctl"};
   app.footer(kFooter);
+  app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   app.fallthrough();
 
@@ -328,7 +366,8 @@ int run_sshdctl(int argc, char** argv) {
       ->option_text("VAR");
   bool no_probe = false;
   app.add_flag("--no-probe", no_probe,
-               "Remote: do not try a fresh login after the reload (a lock-out would then not be rolled back)");
+               "Remote: do not try a fresh login after the reload; this run's own session confirms the change "
+               "(a lock-out would then stay)");
   app.add_flag("--dry-run,-n", dry_run, "Print the unified diffs and what would happen; change nothing");
   app.add_flag("--json", json, "Print machine-readable JSON");
   app.add_flag("-v,--verbose", verbosity, "Log what is done (-vv: debug)");
@@ -569,6 +608,10 @@ int run_sshdctl(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (const auto hint = unknown_verb(app)) {
+      std::cerr << *hint;
+      return sshdctl::exit_code::kBadInput;
+    }
     const int code = app.exit(e);
     return code == 0 ? 0 : sshdctl::exit_code::kBadInput;
   }

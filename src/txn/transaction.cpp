@@ -357,6 +357,8 @@ std::string undo_outcome(Context& ctx, const ChangeSet& set, const host::Command
         reverted = true;
         return what + " was interrupted: rolled back " + line.substr(9) + " file(s)";
       }
+      if (line.rfind("nothing: ", 0) == 0 && line != "nothing: no file to revert")
+        return what + " was finished by its own run meanwhile (" + line.substr(9) + ")";
       return what + " was interrupted before any file changed";
     case 10:
       return what + " was interrupted and a file has changed since (" + text::trim(line.substr(5)) +

@@ -74,13 +74,13 @@ e2e_prefix() {
     done
 }
 
-# lab_up N: boot the test's hosts (prefix $P), source the state env.
+# lab_up N [--persistent]: boot the test's hosts (prefix $P), source the state env.
 # A failed up is fatal; the test's EXIT trap runs `lab down`.
 lab_up() {
     "$lab" down --prefix "$P" >/dev/null 2>&1 || true
-    if ! "$lab" up "$1" --prefix "$P" >"$tmp/up.out" 2>"$tmp/up.err"; then
+    if ! "$lab" up "$@" --prefix "$P" >"$tmp/up.out" 2>"$tmp/up.err"; then
         cat "$tmp/up.err" >&2
-        fatal "lab up $1 --prefix $P failed (see above)"
+        fatal "lab up $* --prefix $P failed (see above)"
     fi
     # shellcheck disable=SC1091
     . "$("$lab" state-dir --prefix "$P")/env"

@@ -35,6 +35,26 @@ class Cli : public ::testing::Test {
   int secrets_ = 0;
 };
 
+TEST(CliFront, VersionNamesTheBuildAndWhatItWasBuiltWith) {
+  const auto r = sshdctl("--version");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("sshdctl 0.", 0), 0U) << r.out;
+  EXPECT_NE(r.out.find("built with libssh "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Augeas "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tested against OpenSSH_"), std::string::npos) << r.out;
+}
+
+TEST(CliFront, AnUnknownVerbIsNamedWithTheClosestVerbsAndChangesNothing) {
+  auto r = sshdctl("--root /nonexistent sett PermitRootLogin yes");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("'sett' is not a verb (did you mean 'set'?)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("verbs: show, set, unset, root-login"), std::string::npos) << r.out;
+  r = sshdctl("frobnicate");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("'frobnicate' is not a verb\nverbs: "), std::string::npos) << r.out;
+  EXPECT_EQ(sshdctl("").code, 2);  // no verb at all: CLI11's own words
+}
+
 TEST_F(Cli, UnknownKeywordIsRefusedWithTheClosestOne) {
   const auto before = config();
   const auto r = in_root("set PermitRootLogn yes");
