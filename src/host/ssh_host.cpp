@@ -191,6 +191,13 @@ struct SshHost::Session {
     return Error(kind, what, Location{name, {}, 0});
   }
 
+  // The path is taken for dead (silent past --command-timeout): the socket is shut, so that
+  // every waiter on this connection (the bus relay's thread, a D-Bus call on it) fails now
+  // instead of waiting out a timeout of its own.
+  void cut() const {
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  }
+
   // Waits until the connection's socket is readable or `ms` passed.
   void wait(int ms) const {
     pollfd p{fd, POLLIN, 0};
@@ -705,6 +712,7 @@ CommandResult SshHost::script(const std::string& body, const std::vector<std::st
       deadline = Clock::now() + std::chrono::seconds(command_timeout_s_);
     if (Clock::now() > deadline) {
       s.shell.reset();  // out of step from here on
+      s.cut();
       throw s.error(ErrorKind::kInternal,
                     "no answer from the target for " + std::to_string(command_timeout_s_) +
                         " s (the path is cut, or a command hangs; see --command-timeout); nothing more was done");

@@ -72,9 +72,27 @@ bool is_sshd_file(const config::Model& model, const std::string& path) {
          path.rfind("/etc/ssh/", 0) == 0;
 }
 
+// The boot step of windows and dead-men (deadman.h) on a target whose commit does not carry it
+// (a remote commit does): written when missing or different, so that a window survives a
+// reboot there too.
+void ensure_boot_step(host::Host& target) {
+  if (target.runs_scripts() || target.offline()) return;
+  const host::FileInfo script{false, true, false, 0755, 0, 0};
+  const host::FileInfo unit{false, true, false, 0644, 0, 0};
+  if (target.read_file(kBootScript) != boot_script()) target.write_file_atomic(kBootScript, boot_script(), script);
+  if (target.read_file(kBootUnit) != boot_unit()) target.write_file_atomic(kBootUnit, boot_unit(), unit);
+  if (!target.stat(kBootWants).exists) {
+    const auto r = target.run({"ln", "-sf", kBootUnit, kBootWants});
+    if (r.exit_code != 0)
+      throw Error(ErrorKind::kInternal, "cannot enable sshdctl-boot.service: " + text::trim(r.err),
+                  Location{target.name(), kBootWants, 0});
+  }
+}
+
 // The change set just made reverts itself on the target after ctx.window_s.
 void start_window(Context& ctx, service::ServiceManager& manager, Journal& journal, const ChangeSet& set,
                   ChangeReport& report) {
+  ensure_boot_step(*ctx.target);
   const std::string script = journal.write_script(set.id, "revert.sh", revert_script(set, manager.unit()));
   const std::time_t ends = std::time(nullptr) + ctx.window_s;
   manager.schedule(window_unit(set.id), std::chrono::seconds(ctx.window_s), {"/bin/sh", script},
@@ -112,8 +130,6 @@ Error changed_meanwhile(const std::string& host, const std::string& path) {
                Location{host, path, 0});
 }
 
-// The commit step on a remote target: one request (see commit.cpp). Throws Error naming what
-// the target refused; nothing live changed then.
 // The dead-man a remote commit arms (see deadman.h): its tokens, one per probe, and when it
 // acts (by this machine's clock).
 struct DeadMan {
@@ -164,6 +180,8 @@ void add_deadman(Context& ctx, tar::Writer& archive, const ChangeSet& set, const
   }
 }
 
+// The commit step on a remote target: one request (see commit.cpp), which also arms `dm` when it
+// has a timeout. Throws Error naming what the target refused; nothing live changed then.
 std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
                                        const std::vector<config::FileChange>& changes,
                                        const std::vector<std::optional<std::string>>& befores,
@@ -216,7 +234,7 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
         checks.push_back("dead-man armed on the target (" +
                          (dm.how.rfind("systemd ", 0) == 0 ? "systemd timer " + dm.how.substr(8) + ".timer"
                           : dm.how.rfind("process ", 0) == 0
-                              ? "a detached sleep, pid " + dm.how.substr(8) + ": this host runs no systemd timers"
+                              ? "a detached sleep, pid " + dm.how.substr(8) + ": no systemd timer could be made"
                               : std::string("?")) +
                          "): it undoes the change at " + at_time(dm.deadline) + " unless a fresh login confirms it");
       return checks;
@@ -407,7 +425,8 @@ std::string reload_or_start(Context& ctx, const std::optional<std::vector<std::s
 }
 
 // The probes passed: the change set is done. On a remote target its undo script checks, under
-// the target's lock, that every fresh login left its token, and stops the dead-man.
+// the target's lock, that every fresh login left its token (the dead-man's timer, left to run
+// out, then finds nothing to do).
 void confirm_change(Context& ctx, Journal& journal, const ChangeSet& set, const DeadMan& dm) {
   if (dm.timeout_s == 0) {
     journal.set_state(set.id, "done");

@@ -209,9 +209,13 @@ check_rc "the probe fails (AllowUsers nobody), path alive: rolled back, exit 6" 
 check_has "... and the login works again" "the login works again" "$ERR"
 judge "the probe fails, path alive" "probed" "rolled back at once (exit 6)" "$before" "$before_sets"
 
-# sshd does not start with the new files (a ListenAddress the host does not have passes sshd -t)
+# sshd does not start with the new files (a ListenAddress the host does not have passes sshd -t).
+# The probe retries refused connections for 10 s: a longer confirm timeout lets this run's own
+# rollback act first (with 10 s, the dead-man and the rollback race; either leaves the old files)
 before=$(conf_sha); before_sets=$(sets)
+direct_with 60
 capture "${direct[@]}" set ListenAddress 192.0.2.77
+direct_with "$CT"
 check_rc "sshd fails to start after the reload (ListenAddress 192.0.2.77): rolled back, exit 6" 6
 check "... and ssh.service runs again" hx "$H" systemctl is-active --quiet ssh.service
 judge "sshd fails to start after the reload" "reloaded" "rolled back at once (exit 6)" "$before" "$before_sets"
@@ -222,6 +226,8 @@ direct_with 600
 capture env SSHDCTL_TEST_KILL_AT=reloaded "${direct[@]}" "${lockout[@]}"
 direct_with "$CT"
 if key_login; then bad "the lock-out is live before the reboot"; else ok "reboot with an armed dead-man: locked out before it"; fi
+capture hx "$H" "$bin" history
+check_has "... history on the host shows the armed dead-man and its deadline" "dead-man: the target undoes this change at" "$OUT"
 check "... the host reboots" "$lab" reboot "$H"
 judge "reboot, dead-man armed" "reloaded" "undone at boot, before sshd" "$before" "$before_sets"
 
@@ -242,6 +248,15 @@ check "... with a timer for its time left" hx "$H" sh -c 'systemctl list-timers 
 for ((i = 0; i < 40; i++)); do hx "$H" grep -qx 'MaxAuthTries 2' /etc/ssh/sshd_config || break; sleep 1; done
 check_eq "... and ends on time: the old sshd_config" "$before" "$(conf_sha)"
 printf '%s\t%s\t%s\n' "reboot inside a --for window" "open" "window re-armed for its time left, ended on time" >>"$tmp/cells"
+# a window made on the host itself (sshdctl run there, as root): its boot step is written by
+# the window itself, so a reboot past its end ends it at boot too
+before=$(conf_sha)
+capture hx "$H" "$bin" --for 10s set MaxAuthTries 2
+check_rc "a local --for 10s window (sshdctl on the host itself)" 0
+check "... the host goes down for 15 s and comes back" "$lab" reboot "$H" --down 15
+check_eq "... the window ended at boot: the old sshd_config" "$before" "$(conf_sha)"
+printf '%s\t%s\t%s\n' "reboot past the end of a local --for window" "down" "window ended at boot" >>"$tmp/cells"
+
 
 # disk full, read-only: nothing changes, the error says so
 full_case() {
@@ -314,6 +329,23 @@ check_eq "systemd-run fails on the host, the controller killed after the reload:
 check_has "... the dead-man is a detached sleep" "process " "$(hx "$H" sh -c 'd=$(ls -d /var/lib/sshdctl/changes/*/ | tail -n 1); cat "$d/armed"')"
 judge "no systemd timer (systemd-run fails): a detached sleep" "reloaded" "undone by the host's dead-man" "$before" "$before_sets"
 
+
+# SIGTERM after the commit: as Ctrl-C
+before=$(conf_sha); before_sets=$(sets)
+capture env SSHDCTL_TEST_SIGNAL_AT="reloaded:TERM" "${direct[@]}" "${lockout[@]}"
+check_eq "controller SIGTERM after the reload: the run ends at once with 143" 143 "$RC"
+check_has "... and says what the host does by itself" "by itself at" "$ERR"
+judge "controller SIGTERM" "reloaded" "undone by the host's dead-man" "$before" "$before_sets"
+
+# a fleet's report says per host how the change was kept
+printf "%s ansible_user=ecs-user\n" "$addr" >"$tmp/inventory"
+capture "$bin" -i "$tmp/inventory" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --report "$tmp/report.jsonl" \
+    set MaxSessions 5
+check_rc "a fleet change on the host" 0
+check_has "... its report says the change was confirmed by a fresh login" '"confirmation":"confirmed by a fresh login"' \
+    "$(cat "$tmp/report.jsonl")"
+check_has "... and so does its table" "confirmed by a fresh login]" "$OUT"
+"${direct[@]}" unset MaxSessions >/dev/null 2>&1 || true
 
 # --- the table -----------------------------------------------------------------------------
 {
