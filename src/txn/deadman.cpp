@@ -68,7 +68,7 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
   std::string s =
       "#!/bin/sh\n# Written by sshdctl: the dead-man of change set " + set.id +
       ". Undoes the change on this host by itself\n"
-      "# unless a fresh login confirmed it (see sshdctl(8), NEVER LOCKED OUT). Needs sh, coreutils,\n"
+      "# unless a fresh login confirmed it (see sshdctl --help: Never locked out). Needs sh, coreutils,\n"
       "# sshd and systemctl (or a pid file for sshd) only.\n"
       "# Usage: sh undo.sh deadline|boot|rollback|recover|confirm [WHY [WAIT [NOW]]]\n"
       "trap '' HUP PIPE INT TERM\n"
@@ -79,7 +79,7 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
       shell_quote(state_dir) + "\nJ=$V/changes/" + set.id +
       " L=$V/lock K=$V/confirm\n"
       "now=${5:-$(date +%s)}\n"
-      // The next run's recovery waits (up to $3 s, the lock lock wait) for a run
+      // The next run's recovery waits (up to $3 s, the lock wait) for a run
       // still confirming this change set: its root shell, the owner, is alive.
       "if [ $mode = recover ]; then\n"
       "  boot=\n"
@@ -217,7 +217,6 @@ std::string boot_unit() {
          "# host went down, and end the maintenance windows whose time passed meanwhile.\n"
          "[Unit]\n"
          "Description=sshdctl: changes and windows that came due while the host was down\n"
-         "Documentation=man:sshdctl(8)\n"
          "DefaultDependencies=no\n"
          "After=local-fs.target\n"
          "Before=ssh.service ssh.socket sshd.service shutdown.target\n"

@@ -62,6 +62,14 @@ proxy_up() {
     proxy_files "$tmp" "$H" "$port" "$LAB_KEY" "$LAB_KNOWN_HOSTS" || fatal "cannot write the proxy's client files"
     via=("$bin" --host "ecs-user@127.0.0.1:$port" --identity "$LAB_KEY" --known-hosts "$tmp/known_hosts"
         --connect-timeout 5 --command-timeout 5 --confirm-timeout "$CT")
+    # the path must take a login before a fault is put on it (said when it needed time)
+    local i
+    for ((i = 0; i < 40; i++)); do
+        ssh -F "$tmp/ssh_config" -o ConnectTimeout=3 "$H" true </dev/null >/dev/null 2>&1 && break
+        sleep 0.25
+    done
+    ((i == 0)) || printf 'note: the path through the proxy took a login after %d tries (sshd: %s)\n' "$((i + 1))" \
+        "$(hx "$H" systemctl is-active ssh.service 2>&1)"
 }
 
 # What the host did, in the table's words, from the journal's state of the newest change set
@@ -115,6 +123,13 @@ judge() {
     n_next=$((n_next + 1))
     check_rc "... the next run works at once ($((SECONDS - t1)) s)" 0
     "${direct[@]}" unset MaxSessions >/dev/null 2>&1 || true
+    settle
+}
+# settle: sshd re-executes itself after each reload and refuses connections meanwhile; the next
+# cell starts once it accepts them again
+settle() {
+    local i
+    for ((i = 0; i < 40; i++)); do key_login && return 0; sleep 0.25; done
 }
 
 # run_fault ROW STEP MODE: one run of the lock-out change through the proxy with the fault of
@@ -147,6 +162,15 @@ run_fault() {
         esac
     fi
     DUR=$((SECONDS - t1))
+    # the path itself failed before the fault was injected (sshd was re-executing after the
+    # last reload when the login came): set-up, not an outcome; said, and tried again once
+    if [[ $step != connect && $ERR == *"connection refused: nothing listens on port"* && -z ${RETRIED:-} ]]; then
+        printf 'note: %s at %s: the proxy did not take the connection (%s); trying again\n' "$row" "$step" \
+            "$(tail -n 2 "$tmp/stats.err" 2>/dev/null | tr '\n' ' ')"
+        settle
+        RETRIED=1 run_fault "$@"
+        return
+    fi
     # a frozen path goes away now, without forwarding what it holds (SIGKILL, never SIGCONT:
     # a thawed proxy would deliver a held commit late); the host's side closes with it
     kill -KILL "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null
