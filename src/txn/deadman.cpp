@@ -135,10 +135,17 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
       "  if [ \"$s\" = \"$3\" ] && [ \"$s\" != \"$4\" ]; then live=\"$live $1\"\n"
       "  elif [ \"$s\" != \"$4\" ]; then drift=\"$drift $2\"; fi\n"
       "}\n";
+  // Per file: its check (`at`), and the two ways `files` can put it back.
+  std::string cases;
   for (std::size_t i = 0; i < set.files.size(); ++i) {
     const auto& f = set.files[i];
-    s += "at " + std::to_string(i) + " " + shell_quote(f.path) + " " + f.after_sha.value_or("-") + " " +
-         f.before_sha.value_or("-") + "\n";
+    const std::string n = std::to_string(i);
+    const std::string path = shell_quote(f.path);
+    s += "at " + n + " " + path + " " + f.after_sha.value_or("-") + " " + f.before_sha.value_or("-") + "\n";
+    const std::string tail = " " + n + " " + path + " " + text::octal_mode(f.info.mode) + " " +
+                             std::to_string(f.info.uid) + ":" + std::to_string(f.info.gid);
+    cases += "      before." + n + ") " + (f.before_sha ? "put before" + tail : "rm -f -- " + path) + " ;;\n";
+    cases += "      after." + n + ") " + (f.after_sha ? "put after" + tail : "rm -f -- " + path) + " ;;\n";
   }
   s +=
       "if [ -n \"$drift\" ]; then\n"
@@ -156,18 +163,7 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
       "  ok=0\n"
       "  for i in $live; do\n"
       "    case $1.$i in\n";
-  for (std::size_t i = 0; i < set.files.size(); ++i) {
-    const auto& f = set.files[i];
-    const std::string n = std::to_string(i);
-    const std::string owner = std::to_string(f.info.uid) + ":" + std::to_string(f.info.gid);
-    const std::string mode = text::octal_mode(f.info.mode);
-    const auto image = [&](const char* which, bool exists) {
-      return exists ? "put " + std::string(which) + " " + n + " " + shell_quote(f.path) + " " + mode + " " + owner
-                    : "rm -f -- " + shell_quote(f.path);
-    };
-    s += "      before." + n + ") " + image("before", f.before_sha.has_value()) + " ;;\n";
-    s += "      after." + n + ") " + image("after", f.after_sha.has_value()) + " ;;\n";
-  }
+  s += cases;
   s += "    esac || ok=1\n"
        "  done\n"
        "  sync\n"

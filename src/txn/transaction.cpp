@@ -38,13 +38,28 @@ std::shared_ptr<service::ServiceManager> service_manager(Context& ctx) {
 
 // Reloads sshd after a change: only on a live target, only when something changed. When the
 // listening addresses changed under socket activation, the socket unit is moved instead.
+// Reloads sshd (or moves the socket to `streams`). `start_when_down`: a reload that leaves the
+// unit down (sshd failed at start) or fails is followed by a restart, as after a rollback.
+std::string reload_sshd(Context& ctx, const std::optional<std::vector<std::string>>& streams, bool start_when_down) {
+  const auto manager = service_manager(ctx);
+  if (streams)
+    if (auto moved = manager->relisten(*streams, kReloadTimeout)) return describe(*moved);
+  const std::string unit = manager->unit();
+  const bool restartable = start_when_down && unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
+  if (!restartable) return describe(manager->reload(kReloadTimeout));
+  try {
+    auto r = manager->reload(kReloadTimeout);
+    if (r.after.active_state == "active" || r.after.active_state == "reloading") return describe(r);
+  } catch (const Error& e) {
+    spdlog::warn("{}: the reload failed ({}); starting {} again", ctx.target->name(), e.message(), unit);
+  }
+  return describe(manager->restart(kReloadTimeout));
+}
+
 std::string reload_after_change(Context& ctx, const std::optional<std::vector<std::string>>& new_streams) {
   if (ctx.target->offline()) return "offline root: no service to reload";
   if (!ctx.reload) return "NOT RELOADED (--no-reload): the running sshd still uses the old settings";
-  const auto manager = service_manager(ctx);
-  if (new_streams)
-    if (auto moved = manager->relisten(*new_streams, kReloadTimeout)) return describe(*moved);
-  return describe(manager->reload(kReloadTimeout));
+  return reload_sshd(ctx, new_streams, false);
 }
 
 // A few runs at a time parse and edit configurations (Augeas: a compiled lens and a tree of a
@@ -407,23 +422,6 @@ std::string undo_outcome(Context& ctx, const ChangeSet& set, const host::Command
   }
 }
 
-// Reloads sshd; when the reload leaves the unit down (sshd failed at start), starts it again.
-std::string reload_or_start(Context& ctx, const std::optional<std::vector<std::string>>& streams) {
-  const auto manager = service_manager(ctx);
-  if (streams)
-    if (auto moved = manager->relisten(*streams, kReloadTimeout)) return describe(*moved);
-  const std::string unit = manager->unit();
-  const bool restartable = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
-  try {
-    auto r = manager->reload(kReloadTimeout);
-    if (!restartable || r.after.active_state == "active" || r.after.active_state == "reloading") return describe(r);
-  } catch (const Error& e) {
-    if (!restartable) throw;
-    spdlog::warn("{}: the reload failed ({}); starting {} again", ctx.target->name(), e.message(), unit);
-  }
-  return describe(manager->restart(kReloadTimeout));
-}
-
 // The probes passed: the change set is done. On a remote target its undo script checks, under
 // the target's lock, that every fresh login left its token (the dead-man's timer, left to run
 // out, then finds nothing to do).
@@ -777,7 +775,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   try {
     std::optional<std::vector<std::string>> old_streams;
     if (new_streams) old_streams = old_streams_now;
-    if (sshd_changed) reload_or_start(ctx, old_streams);
+    if (sshd_changed) reload_sshd(ctx, old_streams, true);
     const auto again = run_probes(ctx);
     outcome = again ? "; the login STILL FAILS after the rollback: " + *again : "; the login works again";
   } catch (const Error& e) {
