@@ -202,18 +202,37 @@ void FsHost::remove_scratch_dir(const std::string& dir) {
   fs::remove_all(real(dir), ec);
 }
 
-bool FsHost::make_dir(const std::string& path, mode_t mode) {
+void FsHost::refuse_linked_parents(const std::string& path) const {
   // Never through a symbolic link of an offline root: it could lead out of the root.
-  if (root_ != "/") {
-    std::error_code ec;
-    for (fs::path p = fs::path(path).parent_path(); p != "/" && !p.empty(); p = p.parent_path())
-      if (fs::is_symlink(real(p.string()), ec))
-        throw Error(ErrorKind::kUnsupported, p.string() + " is a symbolic link in the offline root; not followed",
-                    {name(), path, 0});
-  }
+  if (root_ == "/") return;
+  std::error_code ec;
+  for (fs::path p = fs::path(path).parent_path(); p != "/" && !p.empty(); p = p.parent_path())
+    if (fs::is_symlink(real(p.string()), ec))
+      throw Error(ErrorKind::kUnsupported, p.string() + " is a symbolic link in the offline root; not followed",
+                  {name(), path, 0});
+}
+
+bool FsHost::make_dir(const std::string& path, mode_t mode) {
+  refuse_linked_parents(path);
   if (::mkdir(real(path).c_str(), mode) == 0) return true;
   if (errno == EEXIST) return false;
   throw Error(ErrorKind::kInternal, "cannot create directory: " + errno_text(), {name(), path, 0});
+}
+
+bool FsHost::create_file(const std::string& path, const std::string& content, mode_t mode) {
+  refuse_linked_parents(path);
+  Fd fd(::open(real(path).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (fd.get() < 0) {
+    if (errno == EEXIST) return false;
+    throw Error(ErrorKind::kInternal, "cannot create: " + errno_text(), {name(), path, 0});
+  }
+  try {
+    write_all(fd.get(), content, path, name());
+  } catch (const Error&) {
+    ::unlink(real(path).c_str());  // ours, and empty or torn: no one is to wait for it
+    throw;
+  }
+  return true;
 }
 
 void FsHost::remove_dir(const std::string& path) { ::rmdir(real(path).c_str()); }

@@ -91,6 +91,11 @@ bool SnapshotHost::make_dir(const std::string& path, mode_t mode) {
   return inner_.make_dir(path, mode);
 }
 
+bool SnapshotHost::create_file(const std::string& path, const std::string& content, mode_t mode) {
+  forget_one(path);
+  return inner_.create_file(path, content, mode);
+}
+
 void SnapshotHost::remove_dir(const std::string& path) {
   forget_one(path);
   inner_.remove_dir(path);

@@ -14,8 +14,10 @@
 //      sleep ("armed systemd UNIT" or "armed process PID"); the journal files it needs
 //      (undo.sh, confirm, deadline) came in the archive;
 //   5. rename each file into place (rm for a removed one); state "applied";
-//   6. release the lock (and remove the root shell's input file, $IN: no secret stays, and the
-//      shell need not remove it at its end); "committed".
+//   6. "committed", then release the lock (and remove the root shell's input file, $IN: no
+//      secret stays, and the shell need not remove it at its end) with the `rm` the script's
+//      subshell becomes (exec: no fork); its status is not the commit's (a lock left behind is
+//      taken over as its owner is gone).
 // Other exits: 12 "locked PID SINCE" (someone else's run holds the lock), 13 "unwritable …"
 // (disk full, read-only: nothing live changed), 14 "symlink PATH", 15 "partial PATH" (a rename
 // failed midway: the journal lets the next step undo the others).
@@ -99,8 +101,8 @@ for p in $d; do
   rm -f -- "$p" || { rm -rf $L $C; echo "partial $p"; exit 15; }
 done
 echo applied >$J/state
-rm -rf $L $C ${IN:-}
 echo committed
+exec rm -rf $L $C ${IN:-}
 )SH";
 }
 

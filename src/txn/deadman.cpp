@@ -12,9 +12,12 @@ using text::shell_quote;
 std::string deadman_unit(const std::string& id) { return "sshdctl-deadman-" + id; }
 
 std::string script_functions() {
-  // A lock directory without its pid file for 5 s is one whose taker died between the mkdir
-  // and the echo: taken over too. sshd -t needs sshd's privilege separation directory, which
-  // is missing before ssh.service starts (at boot) or when sshd never ran.
+  // The lock is a file "PID TIME BOOT_ID" made with noclobber (O_EXCL, no process; see
+  // TargetLock); an older sshdctl's lock directory is read through its pid file. An empty lock
+  // for 5 s is one whose taker died between the create and the write: taken over, once (empty
+  // again, it is this run's own write that fails: return 2, unwritable). Nothing there after a
+  // failed create, three times: unwritable too. sshd -t needs sshd's privilege separation
+  // directory, which is missing before ssh.service starts (at boot) or when sshd never ran.
   return R"SH(sshd_t() {
   made=
   [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
@@ -26,22 +29,35 @@ std::string script_functions() {
 take_lock() {
   boot=
   { read -r boot </proc/sys/kernel/random/boot_id; } 2>/dev/null
-  n=0
-  until mkdir -m 700 $L 2>/dev/null; do
-    p= t= b=
-    { IFS=' ' read -r p t b <$L/pid; } 2>/dev/null
+  n=0 e=0 g=0
+  while :; do
+    set -C
+    { echo "$$ $now $boot" >$L; } 2>/dev/null && { set +C; return 0; }
+    set +C
+    if [ ! -e $L ]; then
+      g=$((g + 1))
+      [ $g -lt 3 ] || return 2
+      continue
+    fi
+    p= t= b= f=$L
+    [ -d $L ] && f=$L/pid
+    { IFS=' ' read -r p t b <$f; } 2>/dev/null
     [ "$p" = "$$" ] && [ "$b" = "$boot" ] && return 0
-    if { [ -n "$p" ] && { { [ -n "$b" ] && [ "$b" != "$boot" ]; } || ! kill -0 "$p" 2>/dev/null; }; } ||
-      { [ -z "$p" ] && [ $n -ge 5 ]; }; then
+    if [ -n "$p" ] && { { [ -n "$b" ] && [ "$b" != "$boot" ]; } || ! kill -0 "$p" 2>/dev/null; }; then
+      rm -rf $L
+      continue
+    fi
+    if [ -z "$p" ] && [ $n -ge 5 ]; then
+      e=$((e + 1))
+      [ $e -le 1 ] || { rm -f $L; return 2; }
       rm -rf $L
       continue
     fi
     n=$((n + 1))
     [ $n -le "$1" ] || return 1
-    echo "waiting for the lock (pid $p)" >&2
+    echo "waiting for the lock (pid ${p:-?})" >&2
     sleep 1
   done
-  echo "$$ $now $boot" >$L/pid || { rm -rf $L; return 2; }
 }
 )SH";
 }
@@ -78,7 +94,7 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
       "V=" +
       shell_quote(state_dir) + "\nJ=$V/changes/" + set.id +
       " L=$V/lock K=$V/confirm\n"
-      "now=${5:-$(date +%s)}\n"
+      "now=${4:-$(date +%s)}\n"
       // The next run's recovery waits (up to $3 s, the lock wait) for a run
       // still confirming this change set: its root shell, the owner, is alive.
       "if [ $mode = recover ]; then\n"
@@ -123,7 +139,14 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
       "  rm -rf $J.open" +
       token_dirs + "\n" +
       "}\n"
-      "if confirmed; then finish done; echo confirmed; exit 0; fi\n"
+      // Confirmed: the lock goes with the tokens, in the one program the subshell becomes.
+      "if confirmed; then\n"
+      "  printf '%s\\n' done >$J/state\n"
+      "  echo confirmed\n"
+      "  trap - EXIT\n"
+      "  exec rm -rf $J.open" +
+      token_dirs + " $L\n"
+      "fi\n"
       "[ $mode = confirm ] && { echo unconfirmed; exit 3; }\n"
       // The revert rules of `sshdctl revert` and of the recovery of an interrupted
       // change: a file as the change left it goes back; a file as it was is left; any

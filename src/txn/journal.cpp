@@ -280,36 +280,58 @@ Error lock_held(const std::string& host, const std::string& owner, long since, i
           (owner.empty() ? std::string("PID") : owner) + ")");
 }
 
+// The lock is a file, "PID TIME BOOT_ID", created with O_EXCL (the scripts on a remote target
+// take it with the shell's noclobber: no process). An older sshdctl's lock, a directory with
+// a pid file, is read too. Taken over: a lock whose owner is dead or of another boot, and one
+// left empty for 5 s (its taker died between the create and the write).
 TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
   const long me = target_.run_pid();
-  const std::string pid_file = std::string(kLockDir) + "/pid";
+  const std::string boot = text::trim(target_.read_file("/proc/sys/kernel/random/boot_id").value_or(""));
   make_dirs(target_, "/var/lib/sshdctl");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  Clock::time_point empty_since{};  // when the lock was first seen empty; epoch: not seen so
   while (true) {
-    if (target_.make_dir(kLockDir, 0700)) break;  // mkdir is the atomic step
-    const auto held = text::split_words(target_.read_file(pid_file).value_or(""));
+    const std::string mine = std::to_string(me) + " " + std::to_string(std::time(nullptr)) + " " + boot + "\n";
+    if (target_.create_file(kLockDir, mine, 0600)) break;
+    const auto info = target_.stat(kLockDir);
+    const bool old_style = info.exists && !info.regular && !info.symlink;
+    const auto held =
+        text::split_words(target_.read_file(old_style ? std::string(kLockDir) + "/pid" : kLockDir).value_or(""));
     const std::string owner = held.empty() ? "" : held[0];
     const long pid = std::atol(owner.c_str());
-    if (pid == me) break;
-    if (pid > 0 && !target_.pid_alive(pid)) {
+    if (pid == me && (held.size() < 3 || held[2] == boot)) break;
+    const bool other_boot = held.size() > 2 && !boot.empty() && held[2] != boot;
+    const auto now = Clock::now();
+    if (!held.empty()) empty_since = {};
+    else if (empty_since == Clock::time_point{}) empty_since = now;
+    if ((pid > 0 && (other_boot || !target_.pid_alive(pid))) ||
+        (held.empty() && now - empty_since > std::chrono::seconds(5))) {
       // Left by a run that died: taken over (its change set, if any, is dealt with next).
-      target_.remove_file(pid_file);
-      target_.remove_dir(kLockDir);
+      remove_lock(old_style);
+      empty_since = {};
       continue;
     }
-    if (std::chrono::steady_clock::now() > deadline)
+    if (now > deadline)
       throw lock_held(target_.name(), owner, held.size() > 1 ? std::atol(held[1].c_str()) : 0, timeout_s);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  target_.write_file_atomic(pid_file, std::to_string(me) + " " + std::to_string(std::time(nullptr)) + "\n", kPrivate);
   held_ = true;
+}
+
+void TargetLock::remove_lock(bool old_style) {
+  if (!old_style) {
+    target_.remove_file(kLockDir);
+    return;
+  }
+  target_.remove_file(std::string(kLockDir) + "/pid");
+  target_.remove_dir(kLockDir);
 }
 
 TargetLock::~TargetLock() {
   if (!held_) return;
   try {
-    target_.remove_file(std::string(kLockDir) + "/pid");
-    target_.remove_dir(kLockDir);
+    remove_lock(false);
   } catch (const Error&) {
     // The connection is gone; the next run finds the owner gone and takes the lock over.
   }

@@ -239,7 +239,9 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
   if (!r) throw Error(ErrorKind::kInternal, "this target runs no scripts", where);
   const std::string said = text::trim(text::replace_all(r->out, check, ""));
   const auto lines = text::lines(said);
-  switch (r->exit_code) {
+  // The script's last program releases the lock: once it said "committed", its status is rm's.
+  const int status = !lines.empty() && lines.back() == "committed" ? 0 : r->exit_code;
+  switch (status) {
     case 0: {
       std::vector<std::string> checks;
       if (sshd_changed) checks.push_back("validated with sshd -t (sshd of " + target.name() + ")");
@@ -383,7 +385,7 @@ std::string undo_outcome(Context& ctx, const ChangeSet& set, const host::Command
   const std::string line = last_line(r.out);
   const std::string what = "change set " + set.id + " (" + set.verb + ")";
   reverted = false;
-  switch (r.exit_code) {
+  switch (line == "confirmed" ? 0 : r.exit_code) {  // "confirmed": the status is the lock release's
     case 0:
       if (line == "confirmed") return what + " was confirmed by a fresh login before its run ended: it stays";
       if (line.rfind("reverted ", 0) == 0) {
@@ -432,8 +434,8 @@ void confirm_change(Context& ctx, Journal& journal, const ChangeSet& set, const 
   }
   const auto r = run_undo(ctx, set, "confirm", "");
   if (!r) throw Error(ErrorKind::kInternal, "the undo script of change set " + set.id + " is missing on the target");
-  if (r->exit_code == 0) return;
   const std::string line = last_line(r->out);
+  if (r->exit_code == 0 || line == "confirmed") return;  // then the status is the lock release's
   if (r->exit_code == 3 && line.rfind("nothing: ", 0) == 0)
     throw Error(ErrorKind::kRolledBack,
                 "change set " + set.id + " was not confirmed in time: the target has undone it by itself (" +

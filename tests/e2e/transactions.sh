@@ -83,11 +83,11 @@ check_rc "--force reverts anyway" 0
 check_root_refused "... root is refused again" "$addr" "$root_pw"
 
 # --- the lock -----------------------------------------------------------------------------
-hx "$H" sh -c 'mkdir -p /var/lib/sshdctl/lock && (sleep 30 & echo $! > /var/lib/sshdctl/lock/pid)'
+hx "$H" sh -c 'mkdir -p /var/lib/sshdctl && (sleep 30 & echo "$! 0 $(cat /proc/sys/kernel/random/boot_id)" > /var/lib/sshdctl/lock)'
 capture "${remote[@]}" --lock-timeout 2 set X11Forwarding no
 check_rc "a second run waits for the lock, then gives up clearly" 1
 check_has "... naming the holder" "another sshdctl run (pid" "$ERR"
-hx "$H" sh -c 'kill $(cat /var/lib/sshdctl/lock/pid)'
+hx "$H" sh -c 'read -r pid rest </var/lib/sshdctl/lock && kill "$pid"'
 capture "${remote[@]}" --lock-timeout 2 set X11Forwarding no
 check_rc "a lock whose owner is gone is taken over" 0
 

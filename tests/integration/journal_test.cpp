@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <regex>
 
 #include "support.h"
@@ -141,6 +144,37 @@ TEST_F(Journal, AFileEditedAfterItWasReadIsRefusedNamingItAndNothingIsWritten) {
   const auto again = in_root("set X11Forwarding no");
   EXPECT_EQ(again.code, 0) << "a new run plans against what is there now: " << again.out;
   EXPECT_NE(config().find("# edited meanwhile\n"), std::string::npos);
+}
+
+TEST_F(Journal, TheLockIsAFileItsLiveOwnerKeepsAndADeadOnesIsTakenOver) {
+  const std::string boot = read("/proc/sys/kernel/random/boot_id");
+  const fs::path lock = root_ / "var/lib/sshdctl/lock";
+  fs::create_directories(lock.parent_path());
+  write(lock, std::to_string(::getpid()) + " 5 " + boot);
+  const std::string before = config();
+  auto r = in_root("--lock-timeout 1 set X11Forwarding no");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("another sshdctl run (pid " + std::to_string(::getpid())), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before) << "nothing was changed";
+  EXPECT_EQ(read(lock), std::to_string(::getpid()) + " 5 " + boot) << "left to its owner";
+
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  write(lock, std::to_string(dead) + " 5 " + boot);
+  r = in_root("--lock-timeout 1 set X11Forwarding no");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(lock)) << "taken over, then released";
+
+  // An older sshdctl's lock, a directory with a pid file, is read too.
+  fs::create_directories(lock);
+  write(lock / "pid", std::to_string(::getpid()) + " 5\n");
+  r = in_root("--lock-timeout 1 set X11Forwarding yes");
+  EXPECT_EQ(r.code, 1) << r.out;
+  write(lock / "pid", std::to_string(dead) + " 5\n");
+  r = in_root("--lock-timeout 1 set X11Forwarding yes");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(lock));
 }
 
 TEST_F(Journal, AWindowIsRefusedWhereNoTimerCanKeepItAndNothingChanges) {

@@ -130,6 +130,7 @@ TEST_F(DeadMan, EveryTokenConfirmsAndTheChangeStays) {
   EXPECT_EQ(dir.read("etc/x.conf"), "new\n");
   EXPECT_FALSE(std::filesystem::exists(dir.file("changes/ID.open")));
   EXPECT_FALSE(std::filesystem::exists(dir.file("confirm/tok1")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("lock"))) << "the confirmation releases the target's lock";
   // The timer firing later finds nothing to do.
   const auto later = undo("deadline");
   EXPECT_EQ(later.status, 0);
@@ -193,7 +194,7 @@ TEST_F(DeadMan, TheNextRunWaitsForARunStillConfirmingThenSaysItIsInFlight) {
   EXPECT_EQ(state(), "rolled-back: interrupted");
 }
 
-TEST_F(DeadMan, ALockWhoseOwnerIsDeadIsTakenOver) {
+TEST_F(DeadMan, AnOlderSshdctlsLockWhoseOwnerIsDeadIsTakenOver) {
   const pid_t dead = ::fork();
   if (dead == 0) ::_exit(0);
   ::waitpid(dead, nullptr, 0);
@@ -208,6 +209,64 @@ TEST_F(DeadMan, ALockFromAnotherBootIsTakenOver) {
   std::filesystem::create_directories(dir.file("lock"));
   (void)dir.write("lock/pid", std::to_string(::getpid()) + " 0 another-boot\n");
   EXPECT_EQ(last_line(undo("deadline").out), "reverted 2");
+}
+
+// take_lock, the lock every script on the target takes (commit, undo, windows), sourced alone.
+class TakeLock : public ::testing::Test {
+ protected:
+  ShRun take(int wait) {
+    const std::string fns = dir.write("fns.sh", txn::script_functions());
+    return sh("L=" + dir.file("lock") + " now=77; . " + fns + "; take_lock " + std::to_string(wait) +
+              "; r=$?; echo \"status $r $$\"; exit $r");
+  }
+  static std::string boot() { return last_line(sh("cat /proc/sys/kernel/random/boot_id").out); }
+  static pid_t dead_pid() {
+    const pid_t dead = ::fork();
+    if (dead == 0) ::_exit(0);
+    ::waitpid(dead, nullptr, 0);
+    return dead;
+  }
+  const testing::TempDir dir{"takelock"};
+};
+
+TEST_F(TakeLock, IsAFileNamingThePidTheTimeAndTheBoot) {
+  const auto r = take(0);
+  EXPECT_EQ(r.status, 0) << r.out;
+  const auto words = last_line(r.out);  // "status 0 PID"
+  const std::string pid = words.substr(words.rfind(' ') + 1);
+  EXPECT_EQ(dir.read("lock"), pid + " 77 " + boot() + "\n");
+  EXPECT_EQ(mode_of(dir.file("lock")) & 0022, 0U);
+}
+
+TEST_F(TakeLock, ALiveOwnersLockIsWaitedForThenRefused) {
+  (void)dir.write("lock", std::to_string(::getpid()) + " 5 " + boot() + "\n");
+  const auto r = take(1);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(dir.read("lock"), std::to_string(::getpid()) + " 5 " + boot() + "\n") << "left to its owner";
+}
+
+TEST_F(TakeLock, ADeadOwnersLockOrOneOfAnotherBootIsTakenOver) {
+  (void)dir.write("lock", std::to_string(dead_pid()) + " 5 " + boot() + "\n");
+  EXPECT_EQ(take(0).status, 0);
+  EXPECT_NE(dir.read("lock").find(" 77 "), std::string::npos);
+  (void)dir.write("lock", std::to_string(::getpid()) + " 5 another-boot\n");
+  EXPECT_EQ(take(0).status, 0);
+  EXPECT_NE(dir.read("lock").find(" 77 "), std::string::npos);
+}
+
+TEST_F(TakeLock, AnOlderSshdctlsLockDirectoryIsReadThroughItsPidFile) {
+  std::filesystem::create_directories(dir.file("lock"));
+  (void)dir.write("lock/pid", std::to_string(::getpid()) + " 5 " + boot() + "\n");
+  EXPECT_EQ(take(1).status, 1) << "a live owner: waited for";
+  (void)dir.write("lock/pid", std::to_string(dead_pid()) + " 5 " + boot() + "\n");
+  EXPECT_EQ(take(0).status, 0) << "a dead one: taken over";
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir.file("lock")));
+}
+
+TEST_F(TakeLock, WhereNothingCanBeCreatedItSaysUnwritableAtOnce) {
+  const std::string fns = dir.write("fns.sh", txn::script_functions());
+  const auto r = sh("L=" + dir.file("missing/lock") + " now=1; . " + fns + "; take_lock 30; echo \"status $?\"");
+  EXPECT_EQ(last_line(r.out), "status 2");
 }
 
 TEST(DeadManConfirm, TheProbesCommandLeavesItsTokenAndRunsNoProgram) {

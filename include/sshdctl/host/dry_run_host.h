@@ -30,6 +30,9 @@ class DryRunHost : public Host {
   }
   void remove_scratch_dir(const std::string& dir) override { inner_.remove_scratch_dir(dir); }
   bool make_dir(const std::string& path, mode_t mode) override { return inner_.make_dir(path, mode); }
+  bool create_file(const std::string& path, const std::string& content, mode_t mode) override {
+    return inner_.create_file(path, content, mode);
+  }
   void remove_dir(const std::string& path) override { inner_.remove_dir(path); }
   // Recorded as nothing: a dry run changes no permission.
   void set_mode_owner(const std::string&, mode_t, uid_t, gid_t) override {}

@@ -94,6 +94,10 @@ class Host {
   virtual void remove_scratch_dir(const std::string& dir) = 0;
   // Creates a directory; false when it already existed.
   virtual bool make_dir(const std::string& path, mode_t mode) = 0;
+  // Creates a file that must not exist yet (O_EXCL: the atomic step of a lock) holding
+  // `content`, mode `mode` (at most 0600 on a remote target); false when something existed
+  // at `path`.
+  virtual bool create_file(const std::string& path, const std::string& content, mode_t mode) = 0;
   virtual void remove_dir(const std::string& path) = 0;
   // Sets mode and owner of an existing file or directory (never through a symbolic link).
   virtual void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) = 0;
@@ -154,6 +158,7 @@ class SnapshotHost : public Host {
   }
   void remove_scratch_dir(const std::string& dir) override { inner_.remove_scratch_dir(dir); }
   bool make_dir(const std::string& path, mode_t mode) override;
+  bool create_file(const std::string& path, const std::string& content, mode_t mode) override;
   void remove_dir(const std::string& path) override;
   void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) override;
   CommandResult run(const std::vector<std::string>& argv) override { return inner_.run(argv); }

@@ -70,6 +70,7 @@ class SshHost : public Host {
   void write_scratch_file(const std::string& path, const std::string& content) override;
   void remove_scratch_dir(const std::string& dir) override;
   bool make_dir(const std::string& path, mode_t mode) override;
+  bool create_file(const std::string& path, const std::string& content, mode_t mode) override;
   void remove_dir(const std::string& path) override;
   void set_mode_owner(const std::string& path, mode_t mode, uid_t uid, gid_t gid) override;
   CommandResult run(const std::vector<std::string>& argv) override;

@@ -40,9 +40,9 @@ inline constexpr const char* kBootScript = "/var/lib/sshdctl/boot.sh";
 std::string deadman_unit(const std::string& id);
 
 // POSIX sh functions the commit, undo and window scripts share:
-//   take_lock WAIT  takes the target's lock ($L: the directory /var/lib/sshdctl/lock holding
-//                   "PID SINCE BOOT_ID"; a lock whose owner is dead or from another boot is
-//                   taken over), waiting up to WAIT seconds and saying so on stderr each
+//   take_lock WAIT  takes the target's lock ($L: the file /var/lib/sshdctl/lock holding
+//                   "PID SINCE BOOT_ID", made with noclobber; a lock whose owner is dead or
+//                   from another boot is taken over), waiting up to WAIT seconds and saying so on stderr each
 //                   second (status 1: still taken, $p and $t name the holder; 2: unwritable).
 //                   Needs $now (epoch seconds, for the record).
 //   sshd_t [ARG...] sshd -t ARG..., with the privilege separation directory it needs made

@@ -112,6 +112,8 @@ class TargetLock {
   TargetLock& operator=(const TargetLock&) = delete;
 
  private:
+  void remove_lock(bool old_style);
+
   host::Host& target_;
   bool held_ = false;
 };
