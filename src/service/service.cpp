@@ -199,37 +199,48 @@ class SystemdManager : public ServiceManager {
     return path;
   }
 
+  // One unit's answers: every property asked for, or the first error.
   struct Pending {
-    bool done = false;
+    std::size_t asked = 0, answered = 0;
     std::optional<sdbus::Error> error;
     std::map<std::string, sdbus::Variant> values;
+    [[nodiscard]] bool done() const { return answered == asked; }
   };
 
-  // The state of several units, asked all at once (one round trip over a relayed bus).
+  // The state of several units, asked all at once (one round trip over a relayed bus). Each
+  // property is asked with its own Get (the calls go out in one write): GetAll would return
+  // some 300 properties per service, each a message to parse and keep.
   std::vector<UnitStatus> read_statuses(const std::vector<std::string>& units) {
     std::vector<std::unique_ptr<sdbus::IProxy>> proxies;
     std::vector<std::pair<std::shared_ptr<Pending>, std::shared_ptr<Pending>>> answers;
-    const auto ask = [&](sdbus::IProxy& proxy, const char* interface) {
+    const auto ask = [&](sdbus::IProxy& proxy, const char* interface, std::initializer_list<const char*> names) {
       auto pending = std::make_shared<Pending>();
-      proxy.callMethodAsync("GetAll")
-          .onInterface("org.freedesktop.DBus.Properties")
-          .withArguments(std::string(interface))
-          .uponReplyInvoke([pending](const sdbus::Error* e, std::map<std::string, sdbus::Variant> values) {
-            pending->done = true;
-            if (e != nullptr) pending->error = *e;
-            pending->values = std::move(values);
-          });
+      for (const char* name : names) {
+        ++pending->asked;
+        proxy.callMethodAsync("Get")
+            .onInterface("org.freedesktop.DBus.Properties")
+            .withArguments(std::string(interface), std::string(name))
+            .uponReplyInvoke([pending, key = std::string(name)](const sdbus::Error* e, sdbus::Variant value) {
+              ++pending->answered;
+              if (e != nullptr) {
+                if (!pending->error) pending->error = *e;
+                return;
+              }
+              pending->values.emplace(key, std::move(value));
+            });
+      }
       return pending;
     };
     for (const auto& unit : units) {
       proxies.push_back(sdbus::createProxy(*connection_, kDestination, unit_path(unit)));
       const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
-      answers.emplace_back(ask(*proxies.back(), kUnit), service ? ask(*proxies.back(), kService) : nullptr);
+      answers.emplace_back(ask(*proxies.back(), kUnit, {"LoadState", "ActiveState", "SubState"}),
+                           service ? ask(*proxies.back(), kService, {"MainPID"}) : nullptr);
     }
     const bool all = wait_until(
         [&] {
           return std::all_of(answers.begin(), answers.end(),
-                             [](const auto& a) { return a.first->done && (!a.second || a.second->done); });
+                             [](const auto& a) { return a.first->done() && (!a.second || a.second->done()); });
         },
         std::chrono::seconds(30));
     if (!all) throw sdbus::Error("org.freedesktop.DBus.Error.Timeout", "no answer from systemd within 30 s");

@@ -1,5 +1,6 @@
 #include "sshdctl/txn/transaction.h"
 
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -76,7 +77,7 @@ class EngineSlot {
  private:
   static std::counting_semaphore<>& slots() {
     static std::counting_semaphore<> s(
-        static_cast<std::ptrdiff_t>(std::max(4U, 2 * std::thread::hardware_concurrency())));
+        static_cast<std::ptrdiff_t>(std::max(2U, std::thread::hardware_concurrency())));
     return s;
   }
 };
