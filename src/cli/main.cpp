@@ -24,6 +24,7 @@
 #include "secrets.h"
 #include "sshdctl/accounts/credentials.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/config/catalog.h"
 #include "sshdctl/config/engine.h"
 #include "sshdctl/host/dry_run_host.h"
 #include "sshdctl/host/fs_host.h"
@@ -278,6 +279,46 @@ std::optional<std::string> unknown_verb(CLI::App& app) {
          "\nverbs: " + sshdctl::text::join(verbs, ", ") + "\nRun sshdctl --help for more information.\n";
 }
 
+// An option no verb or the program knows: its name, and the closest options that are.
+// `unexpected` is CLI11's "… not expected: ARG…".
+std::optional<std::string> unknown_option(CLI::App& app, const std::string& unexpected) {
+  CLI::App* where = &app;
+  while (!where->get_subcommands().empty()) where = where->get_subcommands().front();
+  std::string word;
+  if (const auto colon = unexpected.find("expected: "); colon != std::string::npos)
+    for (const auto& arg : sshdctl::text::split_words(unexpected.substr(colon + 10)))
+      if (arg.size() > 1 && arg[0] == '-') {
+        word = arg.substr(0, arg.find('='));
+        break;
+      }
+  if (word.empty()) return std::nullopt;
+  std::vector<std::string> close;
+  for (CLI::App* a = where; a != nullptr; a = a->get_parent())
+    for (const auto* opt : a->get_options()) {
+      for (const auto& name : opt->get_lnames())
+        if (sshdctl::text::edit_distance(word, "--" + name) <= std::max<std::size_t>(2, word.size() / 4))
+          close.push_back("'--" + name + "'");
+    }
+  std::sort(close.begin(), close.end());
+  close.erase(std::unique(close.begin(), close.end()), close.end());
+  return "sshdctl: error: unknown option '" + word + "'" +
+         (close.empty() ? std::string() : " (did you mean " + sshdctl::text::join(close, " or ") + "?)") +
+         "\nRun sshdctl --help for the global options (they go before the verb)" +
+         (where == &app ? std::string() : ", sshdctl " + where->get_name() + " --help for the verb's own") + ".\n";
+}
+
+// sshdctl --list-keywords: the catalog for the shell completions, one keyword per line with
+// its values when they are a fixed set ("PermitRootLogin yes prohibit-password ...").
+void list_keywords() {
+  for (const auto& k : sshdctl::config::all_keywords()) {
+    if (k.deprecated) continue;
+    std::string line(k.name);
+    for (const auto choice : k.choices) line += " " + std::string(choice);
+    std::cout << line << "\n";
+  }
+  throw CLI::Success();
+}
+
 // sshdctl --version
 std::string version_text() {
   std::string out = std::string("sshdctl ") + kSshdctlVersion;
@@ -293,6 +334,9 @@ int run_sshdctl(int argc, char** argv) {
       "sshdctl"};
   app.footer(kFooter);
   app.set_version_flag("--version", version_text());
+  app.add_flag_callback("--list-keywords", list_keywords, "The keywords sshdctl knows, for the shell completions")
+      ->group("")
+      ->trigger_on_parse();
   app.require_subcommand(1);
   app.fallthrough();
 
@@ -374,7 +418,7 @@ int run_sshdctl(int argc, char** argv) {
   app.add_flag("--no-reload", no_reload, "Change the files but do not reload sshd (the old settings stay live)");
   app.add_option("--unit", unit, "The sshd unit (default: detected: ssh.service, sshd.service, ssh.socket)")
       ->option_text("UNIT");
-  app.add_option("--lens-dir", lens_dir, "Where the sshdctl Augeas lenses are (default: next to the binary)")
+  app.add_option("--lens-dir", lens_dir, "Where the sshdctl Augeas lenses are (default: $SSHDCTL_LENS_DIR, else ../share/sshdctl/lenses from the binary, else /usr/share/sshdctl/lenses)")
       ->option_text("DIR");
 
   cli::ConnectionArgs conn;
@@ -612,6 +656,11 @@ int run_sshdctl(int argc, char** argv) {
       std::cerr << *hint;
       return sshdctl::exit_code::kBadInput;
     }
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr)
+      if (const auto hint = unknown_option(app, e.what())) {
+        std::cerr << *hint;
+        return sshdctl::exit_code::kBadInput;
+      }
     const int code = app.exit(e);
     return code == 0 ? 0 : sshdctl::exit_code::kBadInput;
   }

@@ -55,6 +55,29 @@ TEST(CliFront, AnUnknownVerbIsNamedWithTheClosestVerbsAndChangesNothing) {
   EXPECT_EQ(sshdctl("").code, 2);  // no verb at all: CLI11's own words
 }
 
+TEST_F(Cli, AnUnknownOptionIsNamedWithTheClosestOptionsAndChangesNothing) {
+  const auto before = config();
+  auto r = in_root("set --mach 'User guest' X11Forwarding no");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown option '--mach' (did you mean '--batch' or '--match'?)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sshdctl set --help for the verb's own"), std::string::npos) << r.out;
+  r = in_root("--dry-rn set X11Forwarding no");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown option '--dry-rn' (did you mean '--dry-run'?)"), std::string::npos) << r.out;
+  r = in_root("show --zzzzzzzz");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown option '--zzzzzzzz'\n"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before);
+}
+
+TEST(CliFront, ListKeywordsGivesTheCatalogWithTheFixedValues) {
+  const auto r = sshdctl("--list-keywords");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\nPermitRootLogin yes prohibit-password"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nX11Forwarding yes no\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.rfind("AcceptEnv\n", 0), 0U) << r.out;
+}
+
 TEST_F(Cli, UnknownKeywordIsRefusedWithTheClosestOne) {
   const auto before = config();
   const auto r = in_root("set PermitRootLogn yes");
