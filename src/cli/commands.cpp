@@ -140,13 +140,17 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
     report.options.push_back(describe(model, key, eff));
   }
 
-  if (compare) {
+  // sshd -T: for --compare, and for the value sshd uses where no file sets a keyword (its
+  // default; asked only when one is shown).
+  const bool any_default =
+      std::any_of(report.options.begin(), report.options.end(), [](const ShownOption& o) { return o.is_default; });
+  if (compare || any_default) {
     std::string spec;
-    if (for_connection) {
-      if (!args.user || !args.addr)
-        throw Error(ErrorKind::kBadInput,
-                    "--compare with a connection needs at least --user and --addr "
-                    "(sshd -T -C requires user, host and addr)");
+    if (compare && for_connection && (!args.user || !args.addr))
+      throw Error(ErrorKind::kBadInput,
+                  "--compare with a connection needs at least --user and --addr "
+                  "(sshd -T -C requires user, host and addr)");
+    if (for_connection && args.user && args.addr) {
       spec = "user=" + *args.user + ",host=" + args.host.value_or(*args.addr) + ",addr=" + *args.addr;
       if (args.laddr) spec += ",laddr=" + *args.laddr;
       if (args.lport) spec += ",lport=" + *args.lport;
@@ -155,9 +159,11 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
     config::SshdOracle oracle(*ctx.target, *ctx.controller);
     const auto truth = oracle.effective(tree.candidate(), model.main_file, spec);
     if (!truth) {
-      report.notes.push_back("cannot compare: no sshd to ask");
+      report.notes.push_back(compare ? "cannot compare: no sshd to ask"
+                                     : "sshd's defaults are not shown: no sshd to ask (sshd -T)");
     } else {
       for (auto& shown : report.options) {
+        if (!compare && !shown.is_default) continue;
         const std::string name = text::lower(shown.keyword);
         std::vector<std::string> said;
         for (const auto& [k, v] : *truth) {

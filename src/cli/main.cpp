@@ -433,6 +433,9 @@ int run_sshdctl(int argc, char** argv) {
   show->add_option("--lport", conn.lport, "… and this local port");
   show->add_option("--rdomain", conn.rdomain, "… and this routing domain");
   show->add_flag("--compare", compare, "Also ask sshd -T (-C with a connection) and report disagreements");
+  show->footer(
+      "\nA keyword no file sets shows the value sshd uses anyway, from sshd -T on the target, marked\n"
+      "(sshd's default). Example: sshdctl show MaxAuthTries  ->  MaxAuthTries 6 (sshd's default)");
 
   std::string key;
   std::vector<std::string> values;

@@ -75,10 +75,14 @@ std::string render_text(const ShowReport& report) {
   }
   out += "\n";
   for (const auto& o : report.options) {
-    out += o.keyword + " " + (o.is_default ? "(sshd default)" : text::join(o.values, " "));
+    // A keyword no file sets: the value sshd -T gives, marked as sshd's default.
+    if (o.is_default)
+      out += o.keyword + " " + (o.sshd ? *o.sshd + " (sshd's default)" : std::string("(sshd's default)"));
+    else
+      out += o.keyword + " " + text::join(o.values, " ");
     if (!o.sources.empty()) out += "    # " + text::join(o.sources, ", ") + (o.from_match ? " (Match)" : "");
     out += "\n";
-    if (o.sshd) out += "    sshd -T: " + *o.sshd + "\n";
+    if (o.sshd && !o.is_default) out += "    sshd -T: " + *o.sshd + "\n";
     for (const auto& i : o.ignored) out += "    ignored " + i + "\n";
     for (const auto& m : o.overrides) out += "    may override: " + m + "\n";
   }

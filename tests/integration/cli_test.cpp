@@ -288,7 +288,12 @@ TEST_F(Cli, UnsetRemovesTheLineAndTheDefaultApplies) {
   EXPECT_EQ(in_root("unset PermitRootLogin").code, 0);
   EXPECT_EQ(config().find("\nPermitRootLogin "), std::string::npos);
   const auto r = in_root("show PermitRootLogin");
-  EXPECT_NE(r.out.find("PermitRootLogin (sshd default)"), std::string::npos) << r.out;
+  // The value sshd uses then, from sshd -T on the same tree, marked as its default.
+  // (OpenSSH 9.2 spells its default without-password.)
+  EXPECT_NE(r.out.find("PermitRootLogin without-password (sshd's default)\n"), std::string::npos) << r.out;
+  const auto j = in_root("--json show PermitRootLogin");
+  EXPECT_NE(j.out.find("\"default\":true"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("\"sshd\":\"without-password\""), std::string::npos) << j.out;
   EXPECT_EQ(in_root("unset PermitRootLogin").code, 3);
 }
 
