@@ -98,7 +98,7 @@ void ensure_boot_step(host::Host& target) {
   if (target.read_file(kBootScript) != boot_script()) target.write_file_atomic(kBootScript, boot_script(), script);
   if (target.read_file(kBootUnit) != boot_unit()) target.write_file_atomic(kBootUnit, boot_unit(), unit);
   if (!target.stat(kBootWants).exists) {
-    const auto r = target.run({"ln", "-sf", kBootUnit, kBootWants});
+    const auto r = target.run({"/bin/ln", "-sf", kBootUnit, kBootWants});
     if (r.exit_code != 0)
       throw Error(ErrorKind::kInternal, "cannot enable sshdctl-boot.service: " + text::trim(r.err),
                   Location{target.name(), kBootWants, 0});
@@ -698,6 +698,18 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     }
     journal.record(set, befores, afters);
     fault(ctx, "journal recorded");
+    // A window's timer (and the boot step) is in place before any live file changes, as a
+    // remote commit arms its dead-man before its renames: a window that cannot be set up
+    // leaves nothing changed, and a change that is live has its way back.
+    if (windows) {
+      try {
+        start_window(ctx, *windows, journal, set, report);
+      } catch (const Error& e) {
+        journal.set_state(set.id, "abandoned: the window could not be set up: " + e.message());
+        throw Error(e.kind(), "the window could not be set up (" + e.message() + "); nothing was changed",
+                    e.where());
+      }
+    }
     for (const auto& change : changes) {
       spdlog::info("{}: {} {}", report.host, change.removes ? "removing" : "writing", change.path);
       if (change.removes)
@@ -761,7 +773,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
           dm.tokens.empty() ? "--no-probe: kept by this run itself, with no fresh login tried: the dead-man leaves it"
                             : "confirmed on the target by the fresh login: the dead-man leaves it");
     }
-    if (windows) start_window(ctx, *windows, journal, set, report);
+    if (windows && one_request) start_window(ctx, *windows, journal, set, report);
     return report;
   }
   spdlog::warn("{}: {}; rolling the change back", report.host, *failure);
