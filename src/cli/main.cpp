@@ -418,7 +418,9 @@ int run_sshdctl(int argc, char** argv) {
   app.add_flag("--no-reload", no_reload, "Change the files but do not reload sshd (the old settings stay live)");
   app.add_option("--unit", unit, "The sshd unit (default: detected: ssh.service, sshd.service, ssh.socket)")
       ->option_text("UNIT");
-  app.add_option("--lens-dir", lens_dir, "Where the sshdctl Augeas lenses are (default: $SSHDCTL_LENS_DIR, else ../share/sshdctl/lenses from the binary, else /usr/share/sshdctl/lenses)")
+  app.add_option("--lens-dir", lens_dir,
+                 "Where the sshdctl Augeas lenses are (default: $SSHDCTL_LENS_DIR, else ../share/sshdctl/lenses from "
+                 "the binary, else /usr/share/sshdctl/lenses)")
       ->option_text("DIR");
 
   cli::ConnectionArgs conn;

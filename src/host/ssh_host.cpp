@@ -1063,9 +1063,10 @@ bool SshHost::make_dir(const std::string& path, mode_t mode) {
 bool SshHost::create_file(const std::string& path, const std::string& content, mode_t /*mode*/) {
   // noclobber: the shell opens with O_EXCL; the root shell's umask (077) makes the file 0600.
   // When the first try fails and nothing is there (yet again), the second says why.
-  const auto r = script("set -C\n{ printf '%s' \"$2\" >\"$1\"; } 2>/dev/null && exit 0\n"
-                        "[ -e \"$1\" ] && exit 3\nprintf '%s' \"$2\" >\"$1\"",
-                        {path, content});
+  const auto r = script(
+      "set -C\n{ printf '%s' \"$2\" >\"$1\"; } 2>/dev/null && exit 0\n"
+      "[ -e \"$1\" ] && exit 3\nprintf '%s' \"$2\" >\"$1\"",
+      {path, content});
   if (r.exit_code == 3) return false;
   if (r.exit_code != 0)
     throw Error(ErrorKind::kInternal, "cannot create: " + text::trim(r.err), Location{name_, path, 0});

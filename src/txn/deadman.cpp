@@ -145,7 +145,8 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
       "  echo confirmed\n"
       "  trap - EXIT\n"
       "  exec rm -rf $J.open" +
-      token_dirs + " $L\n"
+      token_dirs +
+      " $L\n"
       "fi\n"
       "[ $mode = confirm ] && { echo unconfirmed; exit 3; }\n"
       // The revert rules of `sshdctl revert` and of the recovery of an interrupted

@@ -15,7 +15,7 @@ namespace sshdctl::txn {
 namespace {
 
 constexpr int kVersion = 1;
-constexpr const char* kLockDir = "/var/lib/sshdctl/lock";
+constexpr const char* kLockPath = "/var/lib/sshdctl/lock";
 const host::FileInfo kPrivate{false, true, false, 0600, 0, 0};
 
 // %-escapes what would break a "key value" line: %, newlines, and (for paths) blanks.
@@ -271,9 +271,9 @@ Error lock_held(const std::string& host, const std::string& owner, long since, i
   return Error(ErrorKind::kPermission,
                "another sshdctl run (pid " + pid + " on the target" +
                    (since > 0 ? ", since " + text::utc(since, "%Y-%m-%dT%H:%M:%SZ") : std::string()) + ") holds " +
-                   kLockDir + "; waited " + std::to_string(waited_s) +
+                   kLockPath + "; waited " + std::to_string(waited_s) +
                    " s; nothing was done (--lock-timeout waits longer)",
-               Location{host, kLockDir, 0})
+               Location{host, kLockPath, 0})
       .with_detail(
           "a remote change holds the lock only while its commit runs on the target, a local run for its "
           "whole run: a holder that stays is stuck there (end it on the target: kill " +
@@ -293,18 +293,20 @@ TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
   Clock::time_point empty_since{};  // when the lock was first seen empty; epoch: not seen so
   while (true) {
     const std::string mine = std::to_string(me) + " " + std::to_string(std::time(nullptr)) + " " + boot + "\n";
-    if (target_.create_file(kLockDir, mine, 0600)) break;
-    const auto info = target_.stat(kLockDir);
+    if (target_.create_file(kLockPath, mine, 0600)) break;
+    const auto info = target_.stat(kLockPath);
     const bool old_style = info.exists && !info.regular && !info.symlink;
     const auto held =
-        text::split_words(target_.read_file(old_style ? std::string(kLockDir) + "/pid" : kLockDir).value_or(""));
+        text::split_words(target_.read_file(old_style ? std::string(kLockPath) + "/pid" : kLockPath).value_or(""));
     const std::string owner = held.empty() ? "" : held[0];
     const long pid = std::atol(owner.c_str());
     if (pid == me && (held.size() < 3 || held[2] == boot)) break;
     const bool other_boot = held.size() > 2 && !boot.empty() && held[2] != boot;
     const auto now = Clock::now();
-    if (!held.empty()) empty_since = {};
-    else if (empty_since == Clock::time_point{}) empty_since = now;
+    if (!held.empty())
+      empty_since = {};
+    else if (empty_since == Clock::time_point{})
+      empty_since = now;
     if ((pid > 0 && (other_boot || !target_.pid_alive(pid))) ||
         (held.empty() && now - empty_since > std::chrono::seconds(5))) {
       // Left by a run that died: taken over (its change set, if any, is dealt with next).
@@ -321,11 +323,11 @@ TargetLock::TargetLock(host::Host& target, int timeout_s) : target_(target) {
 
 void TargetLock::remove_lock(bool old_style) {
   if (!old_style) {
-    target_.remove_file(kLockDir);
+    target_.remove_file(kLockPath);
     return;
   }
-  target_.remove_file(std::string(kLockDir) + "/pid");
-  target_.remove_dir(kLockDir);
+  target_.remove_file(std::string(kLockPath) + "/pid");
+  target_.remove_dir(kLockPath);
 }
 
 TargetLock::~TargetLock() {

@@ -1,6 +1,5 @@
 #include "sshdctl/txn/transaction.h"
 
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -76,8 +75,7 @@ class EngineSlot {
 
  private:
   static std::counting_semaphore<>& slots() {
-    static std::counting_semaphore<> s(
-        static_cast<std::ptrdiff_t>(std::max(2U, std::thread::hardware_concurrency())));
+    static std::counting_semaphore<> s(static_cast<std::ptrdiff_t>(std::max(2U, std::thread::hardware_concurrency())));
     return s;
   }
 };
@@ -706,8 +704,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
         start_window(ctx, *windows, journal, set, report);
       } catch (const Error& e) {
         journal.set_state(set.id, "abandoned: the window could not be set up: " + e.message());
-        throw Error(e.kind(), "the window could not be set up (" + e.message() + "); nothing was changed",
-                    e.where());
+        throw Error(e.kind(), "the window could not be set up (" + e.message() + "); nothing was changed", e.where());
       }
     }
     for (const auto& change : changes) {

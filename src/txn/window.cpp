@@ -37,9 +37,11 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
       q(dir) +
       "\n"
       "state=$(cat \"$old/state\" 2>/dev/null)\n"
-      "[ \"$state\" = done ] || { echo \"change set " +
+      // "applied": a local run that died after its writes (the window's timer was set up before
+      // them); its lock, taken above, is then a dead one's.
+      "case $state in done | applied) ;; *) echo \"change set " +
       set.id +
-      " is '$state': nothing to revert\"; exit 0; }\n"
+      " is '$state': nothing to revert\"; exit 0 ;; esac\n"
       "sha() { if [ -e \"$1\" ]; then sha256sum < \"$1\" | cut -d' ' -f1; else echo -; fi; }\n"
       "note() { echo \"$1\"; printf 'done (window: %s)\\n' \"$1\" > \"$old/state.tmp\" && mv \"$old/state.tmp\" "
       "\"$old/state\"; ended; }\n"

@@ -4,7 +4,8 @@
 # real Debian 12 cloud-like host (PermitRootLogin no in sshd_config,
 # PasswordAuthentication no in cloud-init's drop-in) lets root log in with a
 # password, and only root; `root-login disable` restores both files byte for
-# byte and root is refused again.
+# byte and root is refused again. A local window whose run is killed after its writes is
+# reverted by the host's timer.
 #
 # Everything is checked independently of sshdctl: the host's own `sshd -T`,
 # sha256sum of the files, and real password logins over the network from
@@ -78,5 +79,18 @@ check_eq "ecs-user's key login still works" ecs-user "$("$lab" ssh "$h" id -un 2
 capture hx "$h" "$bin" root-login disable
 check_rc "a second root-login disable exits 3 (unchanged)" 3
 check_eq "... and writes nothing" "$orig" "$(sums "$h" "${files[@]}")"
+
+# ------------------------------------------- a local window, its run killed --
+# The window's timer is set up before the first live write, so a run that dies after its
+# writes (a dropped session, an Ansible module killed) is still reverted by the host itself.
+capture hx "$h" env SSHDCTL_TEST_KILL_AT=applied "$bin" --confirm-within 15s root-login enable
+check_eq "a local root-login enable --confirm-within 15s killed after its writes dies of SIGKILL" 137 "$RC"
+check_eq "... its files are written" "permitrootlogin yes passwordauthentication yes" "$(eff "$h" root "$ctl")"
+check_has "... its change set is left 'applied'" "applied" "$(hx "$h" sh -c 'cat /var/lib/sshdctl/changes/*/state')"
+sleep 25
+check_eq "after 15 s the window's timer has reverted it: both files as they were" \
+    "$orig" "$(sums "$h" "${files[@]}")"
+check_eq "... and sshd -T for root says no/no" \
+    "permitrootlogin no passwordauthentication no" "$(eff "$h" root "$ctl")"
 
 finish

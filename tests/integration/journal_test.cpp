@@ -4,7 +4,6 @@
 #include "sshdctl/txn/journal.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 

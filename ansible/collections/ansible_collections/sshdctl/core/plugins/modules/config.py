@@ -6,14 +6,14 @@ DOCUMENTATION = r"""
 module: config
 short_description: Make sshd's effective settings what you ask, with sshdctl
 description:
-  - Runs the C(sshdctl) installed on the target (local mode, as root: use C(become)). The
-    settings are one change set: each value goes to the line sshd uses (Include trees and
+  - Runs the C(sshdctl) installed on the target (local mode, as root - use C(become)). The
+    settings are one change set - each value goes to the line sshd uses (Include trees and
     drop-ins followed, Match blocks evaluated), the whole tree is validated with C(sshd -t),
     files are replaced atomically, sshd is reloaded through systemd, and the change is kept
     in the target's journal (C(sshdctl history), C(sshdctl revert)).
   - Never locked out - by default the target undoes the change by itself after
     I(confirm_timeout) seconds unless M(sshdctl.core.confirm) keeps it. Run that after
-    C(meta: reset_connection), so that a fresh SSH connection has to work first; a change
+    C(meta reset_connection), so that a fresh SSH connection has to work first; a change
     that locks Ansible out then reverts itself.
   - Check mode is sshdctl's C(--dry-run) (the diff is computed, nothing is written); diff
     mode returns sshdctl's unified diff per file.

@@ -9,7 +9,7 @@ description:
   - Runs C(sshdctl confirm ID) on the target for each change set, which stops its timer; the
     change stays. Without it the target undoes the change by itself when its confirm timeout
     runs out.
-  - Run it after C(meta: reset_connection) - Ansible then has to open a fresh SSH connection,
+  - Run it after C(meta reset_connection) - Ansible then has to open a fresh SSH connection,
     with the new sshd settings live, to get here. If the change locked Ansible out, this task
     cannot run (the host is unreachable) and the target reverts the change by itself.
 version_added: "0.1.0"

@@ -6,7 +6,7 @@ DOCUMENTATION = r"""
 module: root_login
 short_description: Allow or forbid root logon over SSH, with sshdctl
 description:
-  - C(sshdctl root-login enable|disable) on the target (as root: use C(become)) - root's
+  - C(sshdctl root-login enable|disable) on the target (as root - use C(become)) - root's
     effective PermitRootLogin (and PasswordAuthentication for root only) as asked, one change
     set, validated, journaled, reloaded. With I(password), root's password is set in the same
     change set (hashed as the target's login.defs says; never logged).
