@@ -5,7 +5,7 @@
 # diff; a change, a fresh connection (meta: reset_connection) and sshdctl.core.confirm keep
 # it (sshd -T judges, the journal says done); the same run again is unchanged; bad input
 # fails with sshdctl's words and changes nothing; a change that locks Ansible out cannot be
-# confirmed and the host reverts it by itself; state=absent; the policy and root_login modules.
+# confirmed and the host reverts it by itself; state=absent; the key, policy and root_login modules.
 #
 # Needs root and SSHDCTL_BUILD_DIR (the binary the modules run on the host); fails, never skips.
 set -euo pipefail
@@ -79,6 +79,22 @@ check_eq "sshd_config is as the confirmed change left it" "$before" "$(sums "$h"
 play "$repo/tests/e2e/ansible/change.yml" -e mode=absent -e '{"settings": {"MaxAuthTries": null}}'
 check_rc "state=absent, confirmed" 0
 check_eq "... sshd's default applies again" 6 "$(sshd_T maxauthtries)"
+
+# ----------------------------------------------------------------------- key --
+ssh-keygen -q -t ed25519 -N '' -C ansible-e2e-key -f "$tmp/k"
+key_login() { ssh -F /dev/null -o UserKnownHostsFile="$LAB_KNOWN_HOSTS" -o StrictHostKeyChecking=yes -o BatchMode=yes \
+    -o IdentitiesOnly=yes -i "$tmp/k" -o ConnectTimeout=5 "ecs-user@$a" id -un 2>&1 || true; }
+check_has "before: the new key does not log in" "Permission denied" "$(key_login)"
+play "$repo/tests/e2e/ansible/key.yml" -e key_state=present -e "pubkey='$(cat "$tmp/k.pub")'" -e comment=ansible-e2e-key
+check_rc "sshdctl.core.key adds a key for ecs-user, confirmed over a fresh connection" 0
+check_eq "... changed" "True" "$(tsv "$res" 'd["changed"]')"
+check_eq "... and sshd takes it: a login with that key" ecs-user "$(key_login)"
+play "$repo/tests/e2e/ansible/key.yml" -e key_state=present -e "pubkey='$(cat "$tmp/k.pub")'" -e comment=ansible-e2e-key
+check_eq "the same key again is unchanged" "False" "$(tsv "$res" 'd["changed"]')"
+play "$repo/tests/e2e/ansible/key.yml" -e key_state=absent -e comment=ansible-e2e-key
+check_rc "state=absent by its comment" 0
+check_has "... and the key logs in no more" "Permission denied" "$(key_login)"
+check_eq "... while the lab key still does" ecs-user "$("$lab" ssh "$h" id -un 2>&1 || true)"
 
 # ------------------------------------------------------- policy and root_login --
 pw=$(new_password)
