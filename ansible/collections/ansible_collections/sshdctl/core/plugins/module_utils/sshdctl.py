@@ -31,14 +31,20 @@ def global_flags(module):
     return flags
 
 
-def run(module, verb_args, data=None):
-    """Runs sshdctl; returns (status, report). status: 'changed', 'unchanged' or fails the module."""
-    argv = [module.params["binary"]] + global_flags(module) + list(verb_args)
+def run_json(module, argv, data=None):
+    """Runs sshdctl with --json among argv; returns (rc, its JSON report or {}, stdout, stderr)."""
     rc, out, err = module.run_command(argv, data=data, check_rc=False)
     try:
         report = json.loads(out) if out.strip() else {}
     except ValueError:
         report = {}
+    return rc, report, out, err
+
+
+def run(module, verb_args, data=None):
+    """Runs sshdctl; returns (status, report). status: 'changed', 'unchanged' or fails the module."""
+    argv = [module.params["binary"]] + global_flags(module) + list(verb_args)
+    rc, report, out, err = run_json(module, argv, data)
     if rc in (0, 3):
         return ("changed" if rc == 0 else "unchanged"), report
     message = report.get("message") or err.strip() or out.strip() or "sshdctl failed"

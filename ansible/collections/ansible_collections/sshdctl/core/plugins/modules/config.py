@@ -34,25 +34,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  confirm_timeout:
-    description:
-      - Seconds the change has to be confirmed by M(sshdctl.core.confirm); 0 keeps it at once
-        (no protection against a lock-out).
-    type: int
-    default: 300
-  window:
-    description:
-      - A maintenance window instead (C(2h), C(30m)) - the target reverts the change by itself
-        after it. I(confirm_timeout) is then not used; do not confirm a window (that would
-        keep it for good).
-    type: str
-  reason:
-    description: Why - kept with the change set in the target's journal.
-    type: str
-  binary:
-    description: The sshdctl to run on the target.
-    type: path
-    default: sshdctl
+extends_documentation_fragment:
+  - sshdctl.core.common
 author: sshdctl maintainers
 """
 

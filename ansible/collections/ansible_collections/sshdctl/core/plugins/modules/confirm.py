@@ -42,9 +42,8 @@ confirmed:
   returned: always
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sshdctl.core.plugins.module_utils.sshdctl import run_json
 
 
 def main():
@@ -60,11 +59,7 @@ def main():
         module.exit_json(changed=bool(ids), confirmed=[], msg="check mode: would confirm %s" % ", ".join(ids))
     confirmed = []
     for change in ids:
-        rc, out, err = module.run_command([module.params["binary"], "--json", "confirm", change], check_rc=False)
-        try:
-            report = json.loads(out) if out.strip() else {}
-        except ValueError:
-            report = {}
+        rc, report, out, err = run_json(module, [module.params["binary"], "--json", "confirm", change])
         if rc != 0:
             module.fail_json(msg="change set %s: %s" % (change, report.get("message") or err.strip() or out.strip()),
                              rc=rc, confirmed=confirmed, report=report)

@@ -40,20 +40,8 @@ options:
   comment:
     description: For C(absent) - the key's comment, exactly.
     type: str
-  confirm_timeout:
-    description: Seconds the change has to be confirmed; 0 keeps it at once.
-    type: int
-    default: 300
-  window:
-    description: A maintenance window (C(2h)) - the target undoes the change by itself after it.
-    type: str
-  reason:
-    description: Why - kept in the target's journal.
-    type: str
-  binary:
-    description: The sshdctl to run on the target.
-    type: path
-    default: sshdctl
+extends_documentation_fragment:
+  - sshdctl.core.common
 author: sshdctl maintainers
 """
 

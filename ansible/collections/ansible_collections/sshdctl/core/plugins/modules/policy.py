@@ -20,20 +20,8 @@ options:
   content:
     description: The policy itself (YAML text, or a dict).
     type: raw
-  confirm_timeout:
-    description: Seconds the change has to be confirmed; 0 keeps it at once.
-    type: int
-    default: 300
-  window:
-    description: A maintenance window instead (C(2h)); the target reverts by itself after it.
-    type: str
-  reason:
-    description: Why - kept in the target's journal.
-    type: str
-  binary:
-    description: The sshdctl to run on the target.
-    type: path
-    default: sshdctl
+extends_documentation_fragment:
+  - sshdctl.core.common
 author: sshdctl maintainers
 """
 

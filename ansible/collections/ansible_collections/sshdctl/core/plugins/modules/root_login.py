@@ -26,20 +26,8 @@ options:
   password:
     description: With C(enabled) - also set root's password.
     type: str
-  confirm_timeout:
-    description: Seconds the change has to be confirmed; 0 keeps it at once.
-    type: int
-    default: 300
-  window:
-    description: A maintenance window (C(2h)) - the target reverts by itself after it.
-    type: str
-  reason:
-    description: Why - kept in the target's journal.
-    type: str
-  binary:
-    description: The sshdctl to run on the target.
-    type: path
-    default: sshdctl
+extends_documentation_fragment:
+  - sshdctl.core.common
 author: sshdctl maintainers
 """
 
