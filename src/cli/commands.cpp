@@ -162,9 +162,13 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
       report.notes.push_back(compare ? "cannot compare: no sshd to ask"
                                      : "sshd's defaults are not shown: no sshd to ask (sshd -T)");
     } else {
+      const auto version = config::parse_openssh_version(ctx.target->openssh_version());
       for (auto& shown : report.options) {
         if (!compare && !shown.is_default) continue;
-        const std::string name = text::lower(shown.keyword);
+        // sshd -T prints the keyword as that release spells it (pubkeyacceptedkeytypes before 8.5).
+        std::string name = text::lower(shown.keyword);
+        if (const auto* kw = config::find_keyword(shown.keyword); kw != nullptr)
+          if (const auto spelt = config::spelling_for(*kw, version)) name = text::lower(*spelt);
         std::vector<std::string> said;
         for (const auto& [k, v] : *truth) {
           if (k == name)

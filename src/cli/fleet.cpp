@@ -197,11 +197,12 @@ ChangeReport apply_policy(Context& ctx, const fleet::Policy& policy,
   std::vector<config::Note> notes;
   const auto slash = policy.source.rfind('/');
   const std::string name = slash == std::string::npos ? policy.source : policy.source.substr(slash + 1);
+  const auto global = policy.sshd_for(config::parse_openssh_version(ctx.target->openssh_version()), ctx.target->name());
   auto report = run_change(
       ctx, "apply " + name,
       [&](const Model& model) {
         Plan plan;
-        for (const auto& s : policy.sshd) plan.append(config::plan_set(model, s.key, s.values));
+        for (const auto& s : global) plan.append(config::plan_set(model, s.key, s.values));
         for (const auto& m : policy.matches) {
           const auto criteria = config::parse_criteria(m.condition);
           Plan block;
@@ -212,7 +213,7 @@ ChangeReport apply_policy(Context& ctx, const fleet::Policy& policy,
         return plan;
       },
       [&](const Model& edited) {
-        for (const auto& s : policy.sshd) {
+        for (const auto& s : global) {
           const auto eff = config::resolve_global(edited, s.key);
           if (!config::same_values(*s.key.keyword, eff.values, config::value_words(s.key, s.values)))
             throw Error(ErrorKind::kInternal, policy.at(s.line) + ": the edit would not make " +

@@ -128,11 +128,13 @@ std::vector<Keyword> build_catalog() {
       text("PubkeyAuthOptions", M),
       yes_no("PubkeyAuthentication", M),
       text("RDomain", M),
+      yes_no("RefuseConnection", M),
       text("RekeyLimit", M),
       number("RequiredRSASize", G, 1024, 16384),
       text("RevokedKeys", M),
       text("SecurityKeyProvider", G),
       list("SetEnv", M, S, first),
+      text("SshdAuthPath", G),
       text("SshdSessionPath", G),
       text("StreamLocalBindMask", M),
       yes_no("StreamLocalBindUnlink", M),
@@ -169,6 +171,37 @@ std::vector<Keyword> build_catalog() {
     if (kw.name == "ChallengeResponseAuthentication" || kw.name == "PubkeyAcceptedKeyTypes" ||
         kw.name == "HostbasedAcceptedKeyTypes")
       kw.deprecated = true;
+  // Which releases know what (checked with each release's own sshd -t: tests/e2e/catalog_versions.sh).
+  struct History {
+    std::string_view name;
+    OpenSshVersion since;
+    OpenSshVersion until;
+    std::string_view old_name;
+  };
+  const History history[] = {
+      {"HostbasedAcceptedAlgorithms", {8, 5}, {}, "HostbasedAcceptedKeyTypes"},
+      {"PubkeyAcceptedAlgorithms", {8, 5}, {}, "PubkeyAcceptedKeyTypes"},
+      {"PerSourceMaxStartups", {8, 5}, {}, {}},
+      {"PerSourceNetBlockSize", {8, 5}, {}, {}},
+      {"LogVerbosity", {8, 6}, {}, {}},
+      {"ModuliFile", {8, 5}, {}, {}},
+      {"SetEnv", {8, 7}, {}, {}},
+      {"RequiredRSASize", {9, 1}, {}, {}},
+      {"ChannelTimeout", {9, 2}, {}, {}},
+      {"UnusedConnectionTimeout", {9, 2}, {}, {}},
+      {"PerSourcePenalties", {9, 8}, {}, {}},
+      {"PerSourcePenaltyExemptList", {9, 8}, {}, {}},
+      {"SshdSessionPath", {9, 8}, {}, {}},
+      {"RefuseConnection", {10, 0}, {}, {}},
+      {"SshdAuthPath", {10, 0}, {}, {}},
+  };
+  for (const auto& h : history)
+    for (auto& kw : k)
+      if (kw.name == h.name) {
+        kw.since = h.since;
+        kw.until = h.until;
+        kw.old_name = h.old_name;
+      }
   return k;
 }
 
@@ -186,6 +219,42 @@ bool is_time(std::string_view v) {
 }
 
 }  // namespace
+
+std::string to_string(OpenSshVersion v) {
+  return v.known() ? std::to_string(v.major) + "." + std::to_string(v.minor) : "unknown";
+}
+
+OpenSshVersion parse_openssh_version(std::string_view text) {
+  const auto number_at = [&](std::size_t i, OpenSshVersion& out) {
+    std::size_t j = i;
+    int major = 0;
+    int minor = 0;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) && major < 1000)
+      major = major * 10 + (text[j++] - '0');
+    if (j == i || j >= text.size() || text[j] != '.') return false;
+    const std::size_t k = ++j;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) && minor < 1000)
+      minor = minor * 10 + (text[j++] - '0');
+    if (j == k || major == 0) return false;
+    out = OpenSshVersion{major, minor};
+    return true;
+  };
+  OpenSshVersion v;
+  for (auto at = text.find("OpenSSH_"); at != std::string_view::npos; at = text.find("OpenSSH_", at + 1))
+    if (number_at(at + 8, v)) return v;
+  if (text.find_first_not_of("0123456789.") == std::string_view::npos && number_at(0, v)) return v;
+  return {};
+}
+
+std::optional<std::string_view> spelling_for(const Keyword& keyword, OpenSshVersion version) {
+  if (!version.known()) return keyword.name;
+  if (keyword.until.known() && keyword.until <= version) return std::nullopt;
+  if (keyword.since.known() && version < keyword.since) {
+    if (!keyword.old_name.empty()) return keyword.old_name;
+    return std::nullopt;
+  }
+  return keyword.name;
+}
 
 const std::vector<Keyword>& all_keywords() {
   static const std::vector<Keyword> catalog = build_catalog();

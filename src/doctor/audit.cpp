@@ -95,6 +95,7 @@ AuditReport audit(host::Host& target, host::Host& controller, const std::string&
   config::ConfigTree tree(target, lens_dir);
   tree.load();
   const auto& model = tree.model();
+  const auto version = config::parse_openssh_version(target.openssh_version());
 
   // sshd's own answer for values no line sets (its defaults), asked once.
   std::optional<std::vector<std::pair<std::string, std::string>>> sshd_says;
@@ -108,13 +109,15 @@ AuditReport audit(host::Host& target, host::Host& controller, const std::string&
     }
     if (!sshd_says) return std::nullopt;
     std::vector<std::string> said;
+    // sshd -T names the keyword as that release spells it (pubkeyacceptedkeytypes before 8.5).
+    const auto spelt = config::spelling_for(kw, version);
     for (const auto& [k, v] : *sshd_says)
-      if (k == text::lower(kw.name)) said.push_back(v);
+      if (spelt && k == text::lower(*spelt)) said.push_back(v);
     if (said.empty()) return std::nullopt;
     return text::join(said, " ");
   };
 
-  for (const auto& s : policy.sshd) {
+  for (const auto& s : policy.sshd_for(version, report.host)) {
     ++report.checks;
     const auto& kw = *s.key.keyword;
     const auto wanted = config::value_words(s.key, s.values);

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -87,11 +88,20 @@ class Reader {
     return s;
   }
 
-  std::vector<PolicySetting> settings(const YAML::Node& map, bool in_match) const {
+  // `releases`: an `openssh:` section's settings, where `KEY: ~` drops KEY.
+  std::vector<PolicySetting> settings(const YAML::Node& map, bool in_match, bool releases = false) const {
     expect(map, YAML::NodeType::Map, "sshd");
     std::vector<PolicySetting> out;
     for (const auto& item : map) {
-      auto s = setting(item.first, item.second, in_match);
+      PolicySetting s;
+      if (releases && item.second.IsNull()) {
+        s.line = line(item.first);
+        s.key.keyword = config::option_of(scalar(item.first, "a keyword"));
+        if (s.key.keyword == nullptr) fail(item.first, "unknown sshd keyword '" + item.first.Scalar() + "'");
+        s.dropped = true;
+      } else {
+        s = setting(item.first, item.second, in_match);
+      }
       for (const auto& earlier : out)
         if (earlier.key.keyword == s.key.keyword && earlier.key.subsystem == s.key.subsystem)
           fail(item.first, std::string(s.key.keyword->name) + " is given twice (first at line " +
@@ -216,7 +226,7 @@ Policy parse_policy(const std::string& text, const std::string& source, const st
     if (root.IsNull()) throw Error(ErrorKind::kBadInput, source + ": the policy is empty");
     r.fail(root, "a policy is a mapping (description, sshd, match, users, window)");
   }
-  r.only(root, {"description", "sshd", "match", "users", "window"}, "the policy");
+  r.only(root, {"description", "sshd", "match", "users", "window", "openssh"}, "the policy");
   try {
     if (root["description"]) p.description = r.scalar(root["description"], "description");
     if (root["sshd"]) p.sshd = r.settings(root["sshd"], false);
@@ -247,6 +257,24 @@ Policy parse_policy(const std::string& text, const std::string& source, const st
       r.expect(users, YAML::NodeType::Map, "users");
       for (const auto& u : users) p.users.push_back(r.user(u.first, u.second));
     }
+    if (const auto releases = root["openssh"]) {
+      r.expect(releases, YAML::NodeType::Sequence, "openssh");
+      for (const auto& section : releases) {
+        r.expect(section, YAML::NodeType::Map, "an openssh entry");
+        r.only(section, {"version", "sshd"}, "an openssh entry");
+        PolicyRelease release;
+        release.line = r.line(section);
+        if (!section["version"]) r.fail(section, "an openssh entry needs a version condition, e.g. \"< 8.5\"");
+        try {
+          release.condition = config::parse_version_condition(r.scalar(section["version"], "version"));
+        } catch (const Error& e) {
+          r.fail(section["version"], e.message());
+        }
+        if (!section["sshd"]) r.fail(section, "an openssh entry needs sshd settings");
+        release.sshd = r.settings(section["sshd"], false, true);
+        p.openssh.push_back(std::move(release));
+      }
+    }
     if (const auto window = root["window"]) {
       r.expect(window, YAML::NodeType::Map, "window");
       r.only(window, {"for"}, "window");
@@ -259,9 +287,36 @@ Policy parse_policy(const std::string& text, const std::string& source, const st
   } catch (const YAML::Exception& e) {
     throw Error(ErrorKind::kBadInput, source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
-  if (p.sshd.empty() && p.matches.empty() && p.users.empty())
+  if (p.sshd.empty() && p.matches.empty() && p.users.empty() && p.openssh.empty())
     throw Error(ErrorKind::kBadInput, source + ": the policy asks for nothing (no sshd, match or users)");
   return p;
+}
+
+std::vector<PolicySetting> Policy::sshd_for(config::OpenSshVersion version, const std::string& host) const {
+  if (openssh.empty()) return sshd;
+  if (!version.known())
+    throw Error(ErrorKind::kBadInput,
+                "which OpenSSH runs here is unknown, so none of " + source +
+                    "'s openssh: sections can be chosen; nothing was changed",
+                Location{host, {}, 0});
+  std::vector<PolicySetting> out = sshd;
+  for (const auto& release : openssh) {
+    if (!release.condition.holds(version)) continue;
+    for (const auto& s : release.sshd) {
+      const auto same = [&](const PolicySetting& o) {
+        return o.key.keyword == s.key.keyword && o.key.subsystem == s.key.subsystem;
+      };
+      const auto it = std::find_if(out.begin(), out.end(), same);
+      if (s.dropped) {
+        if (it != out.end()) out.erase(it);
+      } else if (it != out.end()) {
+        *it = s;
+      } else {
+        out.push_back(s);
+      }
+    }
+  }
+  return out;
 }
 
 Policy load_policy(const std::string& path) {

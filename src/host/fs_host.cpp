@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "sshdctl/common/error.h"
+#include "sshdctl/config/catalog.h"
 
 namespace fs = std::filesystem;
 
@@ -332,6 +333,20 @@ CommandResult FsHost::run(const std::vector<std::string>& argv) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (result.exit_code == 127 && result.err.empty()) result.err = "cannot run " + argv[0];
   return result;
+}
+
+std::string FsHost::openssh_version() {
+  if (!openssh_version_) {
+    openssh_version_ = std::string();
+    if (has_program("/usr/sbin/sshd")) {
+      // sshd -V prints "OpenSSH_9.2, OpenSSL …"; a release without -V prints its usage, which
+      // names the version too.
+      const auto r = run({"/usr/sbin/sshd", "-V"});
+      if (const auto v = config::parse_openssh_version(r.err + r.out); v.known())
+        *openssh_version_ = config::to_string(v);
+    }
+  }
+  return *openssh_version_;
 }
 
 }  // namespace sshdctl::host

@@ -13,6 +13,7 @@
 #include "sshdctl/common/text.h"
 #include "sshdctl/config/resolve.h"
 #include "sshdctl/config/validate.h"
+#include "sshdctl/config/versions.h"
 #include "sshdctl/host/accounts.h"
 #include "sshdctl/service/service.h"
 #include "sshdctl/txn/deadman.h"
@@ -600,7 +601,9 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     const EngineSlot slot;
     config::ConfigTree tree(*ctx.target, ctx.lens_dir);
     tree.load();
-    const config::Plan plan = make_plan(tree.model());
+    config::Plan plan = make_plan(tree.model());
+    // Spelt as the target's sshd spells it; what that release refuses is refused here.
+    config::fit_to_version(plan, config::parse_openssh_version(ctx.target->openssh_version()), report.host);
     for (auto note : plan.notes) {
       note.where.host = report.host;
       report.notes.push_back(std::move(note));

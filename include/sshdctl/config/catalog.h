@@ -1,5 +1,6 @@
-// What sshd accepts: every keyword of OpenSSH 9.x with its value grammar, how repeated
-// lines combine, whether it is allowed inside Match, and how the lens shapes its value.
+// What sshd accepts: every keyword of OpenSSH 8.4 to 10.x with its value grammar, how repeated
+// lines combine, whether it is allowed inside Match, how the lens shapes its value, and which
+// OpenSSH versions know it (and under which spelling).
 #pragma once
 
 #include <optional>
@@ -31,6 +32,24 @@ enum class Shape {
   kSubsystem,  // one child named after the subsystem, value = command
 };
 
+// An OpenSSH release as its banner or `sshd -V` names it ("OpenSSH_9.2p1" is 9.2). 0.0: unknown.
+struct OpenSshVersion {
+  int major = 0;
+  int minor = 0;
+  [[nodiscard]] bool known() const { return major > 0; }
+  friend bool operator==(const OpenSshVersion& a, const OpenSshVersion& b) {
+    return a.major == b.major && a.minor == b.minor;
+  }
+  friend bool operator<(const OpenSshVersion& a, const OpenSshVersion& b) {
+    return a.major != b.major ? a.major < b.major : a.minor < b.minor;
+  }
+  friend bool operator<=(const OpenSshVersion& a, const OpenSshVersion& b) { return !(b < a); }
+};
+// "9.2" (or "unknown").
+std::string to_string(OpenSshVersion v);
+// The first "OpenSSH_X.Y" (or a bare "X.Y") in `text`: a banner, `sshd -V` output, "9.2".
+OpenSshVersion parse_openssh_version(std::string_view text);
+
 struct Keyword {
   std::string_view name;  // canonical spelling, as in sshd_config(5)
   Grammar grammar = Grammar::kAny;
@@ -41,6 +60,12 @@ struct Keyword {
   std::vector<std::string_view> choices;  // for kEnum (compared case-insensitively)
   long min = 0;
   long max = 0;
+  // The versions that know `name`: from `since` (0.0: every supported one, 8.4 and later) up to,
+  // not including, `until` (0.0: still known). Before `since`, a renamed keyword was spelt
+  // `old_name` (PubkeyAcceptedAlgorithms was PubkeyAcceptedKeyTypes before 8.5).
+  OpenSshVersion since{};
+  OpenSshVersion until{};
+  std::string_view old_name{};
 };
 
 // Case-insensitive lookup; nullptr when sshd does not know the keyword.
@@ -48,6 +73,10 @@ const Keyword* find_keyword(std::string_view name);
 // The known keyword closest to a misspelling, for "did you mean" hints.
 std::optional<std::string_view> closest_keyword(std::string_view name);
 const std::vector<Keyword>& all_keywords();
+
+// How sshd `version` spells the keyword: its name, the old name before a rename, or nothing
+// when that version does not know it. An unknown version answers the current name.
+std::optional<std::string_view> spelling_for(const Keyword& keyword, OpenSshVersion version);
 
 // Checks `values` against the keyword's grammar; returns an error message naming the
 // allowed values, or nothing when valid.

@@ -15,6 +15,11 @@
 //       password: {env: ALICE_PASSWORD}    # or {file: PATH}; never the password itself
 //       locked: false                      # true: locked (!), false: unlocked
 //   window: {for: 2h}                  # the change reverts itself on each host after 2 h
+//   openssh:                           # per-release values, for hosts whose sshd matches
+//     - version: "< 8.5"
+//       sshd:
+//         KexAlgorithms: [curve25519-sha256, diffie-hellman-group16-sha512]
+//         ChannelTimeout: ~                # ~ (null): not set on those releases
 //
 // Every error names POLICY:LINE.
 #pragma once
@@ -24,12 +29,21 @@
 #include <vector>
 
 #include "sshdctl/config/resolve.h"
+#include "sshdctl/config/versions.h"
 
 namespace sshdctl::fleet {
 
 struct PolicySetting {
   config::OptionKey key;
   std::vector<std::string> values;  // value words, as `sshdctl set KEY VALUE...` takes them
+  int line = 0;
+  bool dropped = false;  // an `openssh:` section's `KEY: ~`: not set on those releases
+};
+
+// Values for the hosts whose OpenSSH release meets `condition`.
+struct PolicyRelease {
+  config::VersionCondition condition;
+  std::vector<PolicySetting> sshd;
   int line = 0;
 };
 
@@ -60,6 +74,12 @@ struct Policy {
   std::vector<PolicyMatch> matches;
   std::vector<PolicyUser> users;
   long window_s = 0;
+  std::vector<PolicyRelease> openssh;
+  // The global settings for a host running `version`: `sshd`, then each `openssh:` section
+  // whose condition holds, in order, replacing (or dropping) the values of the keywords it
+  // names. Throws Error(kBadInput) naming `host` when there are sections and the version is
+  // unknown (no section can be chosen).
+  [[nodiscard]] std::vector<PolicySetting> sshd_for(config::OpenSshVersion version, const std::string& host) const;
   // "POLICY:LINE" for messages about a part of the policy.
   [[nodiscard]] std::string at(int line) const { return source + ":" + std::to_string(line); }
 };

@@ -42,7 +42,7 @@ class DryRunHost : public Host {
   bool pid_alive(long pid) override { return inner_.pid_alive(pid); }
   std::unique_ptr<BusEndpoint> system_bus() override { return inner_.system_bus(); }
   Snapshot snapshot(const SnapshotRequest& request) override { return inner_.snapshot(request); }
-  [[nodiscard]] std::string openssh_version() const override { return inner_.openssh_version(); }
+  std::string openssh_version() override { return inner_.openssh_version(); }
 
   [[nodiscard]] const std::vector<RecordedWrite>& writes() const { return writes_; }
 

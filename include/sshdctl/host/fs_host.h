@@ -31,6 +31,8 @@ class FsHost : public Host {
   long run_pid() override;
   bool pid_alive(long pid) override;
   std::unique_ptr<BusEndpoint> system_bus() override;
+  // From `sshd -V` (the root's own sshd, chrooted, for an offline root), asked once.
+  std::string openssh_version() override;
 
   // The real path on this machine of a target path.
   [[nodiscard]] std::string real(const std::string& path) const;
@@ -38,6 +40,7 @@ class FsHost : public Host {
 
  private:
   std::string root_;
+  std::optional<std::string> openssh_version_;
 };
 
 }  // namespace sshdctl::host

@@ -134,7 +134,7 @@ class Host {
   // The host as it is now, under any snapshot (what a check that nothing changed must read).
   virtual Host& live() { return *this; }
   // The OpenSSH version of the target's sshd as its banner says (e.g. "9.2"), when known.
-  [[nodiscard]] virtual std::string openssh_version() const { return {}; }
+  virtual std::string openssh_version() { return {}; }
 };
 
 // A Host that answers reads from a snapshot taken once and asks the host under it for what the
@@ -177,7 +177,7 @@ class SnapshotHost : public Host {
     inner_.forget(paths);
   }
   Host& live() override { return inner_.live(); }
-  [[nodiscard]] std::string openssh_version() const override { return inner_.openssh_version(); }
+  std::string openssh_version() override { return inner_.openssh_version(); }
 
   // Reads the snapshot could not answer (each cost a request to the host under it).
   [[nodiscard]] int misses() const { return misses_; }

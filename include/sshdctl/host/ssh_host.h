@@ -87,7 +87,7 @@ class SshHost : public Host {
     return script(body, args, input);
   }
   [[nodiscard]] bool runs_scripts() const override { return true; }
-  [[nodiscard]] std::string openssh_version() const override { return openssh_version_; }
+  std::string openssh_version() override { return openssh_version_; }
 
   [[nodiscard]] const std::string& login_user() const { return user_; }
   // The method that logged in (one AuthMethod bit): a login probe uses the same one.
