@@ -197,7 +197,9 @@ ChangeReport apply_policy(Context& ctx, const fleet::Policy& policy,
   std::vector<config::Note> notes;
   const auto slash = policy.source.rfind('/');
   const std::string name = slash == std::string::npos ? policy.source : policy.source.substr(slash + 1);
-  const auto global = policy.sshd_for(config::parse_openssh_version(ctx.target->openssh_version()), ctx.target->name());
+  std::string unknown_release;
+  const auto global = policy.sshd_for(config::parse_openssh_version(ctx.target->openssh_version()), &unknown_release);
+  if (!unknown_release.empty()) notes.push_back(config::Note{{ctx.target->name(), {}, 0}, unknown_release});
   auto report = run_change(
       ctx, "apply " + name,
       [&](const Model& model) {

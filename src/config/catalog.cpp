@@ -183,7 +183,7 @@ std::vector<Keyword> build_catalog() {
       {"PubkeyAcceptedAlgorithms", {8, 5}, {}, "PubkeyAcceptedKeyTypes"},
       {"PerSourceMaxStartups", {8, 5}, {}, {}},
       {"PerSourceNetBlockSize", {8, 5}, {}, {}},
-      {"LogVerbosity", {8, 6}, {}, {}},
+      {"LogVerbosity", {9, 9}, {}, {}},
       {"ModuliFile", {8, 5}, {}, {}},
       {"SetEnv", {8, 7}, {}, {}},
       {"RequiredRSASize", {9, 1}, {}, {}},

@@ -117,7 +117,10 @@ AuditReport audit(host::Host& target, host::Host& controller, const std::string&
     return text::join(said, " ");
   };
 
-  for (const auto& s : policy.sshd_for(version, report.host)) {
+  std::string unknown_release;
+  const auto global = policy.sshd_for(version, &unknown_release);
+  if (!unknown_release.empty()) report.notes.push_back(unknown_release);
+  for (const auto& s : global) {
     ++report.checks;
     const auto& kw = *s.key.keyword;
     const auto wanted = config::value_words(s.key, s.values);

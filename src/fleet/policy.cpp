@@ -292,13 +292,14 @@ Policy parse_policy(const std::string& text, const std::string& source, const st
   return p;
 }
 
-std::vector<PolicySetting> Policy::sshd_for(config::OpenSshVersion version, const std::string& host) const {
+std::vector<PolicySetting> Policy::sshd_for(config::OpenSshVersion version, std::string* note) const {
   if (openssh.empty()) return sshd;
-  if (!version.known())
-    throw Error(ErrorKind::kBadInput,
-                "which OpenSSH runs here is unknown, so none of " + source +
-                    "'s openssh: sections can be chosen; nothing was changed",
-                Location{host, {}, 0});
+  if (!version.known()) {
+    if (note != nullptr)
+      *note = "which OpenSSH runs here is unknown: none of the openssh: sections of " + source +
+              " was applied (sshd -t still judges the result)";
+    return sshd;
+  }
   std::vector<PolicySetting> out = sshd;
   for (const auto& release : openssh) {
     if (!release.condition.holds(version)) continue;

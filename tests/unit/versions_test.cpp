@@ -172,29 +172,31 @@ TEST(PolicyReleases, EachHostGetsTheValuesOfItsRelease) {
   const auto p = parse_policy(kPolicy, "p.yml", "");
   ASSERT_EQ(p.openssh.size(), 2U);
   EXPECT_EQ(p.openssh[0].line, 7);
-  const auto old = p.sshd_for({8, 4}, "th3");
+  const auto old = p.sshd_for({8, 4});
   EXPECT_EQ(value_of(old, "KexAlgorithms"), "curve25519-sha256");
   EXPECT_EQ(value_of(old, "ChannelTimeout"), "(not set)");
   EXPECT_EQ(value_of(old, "LoginGraceTime"), "30");
   EXPECT_EQ(value_of(old, "PermitRootLogin"), "no");
-  const auto current = p.sshd_for({9, 2}, "th2");
+  const auto current = p.sshd_for({9, 2});
   EXPECT_EQ(value_of(current, "KexAlgorithms"), "sntrup761x25519-sha512@openssh.com,curve25519-sha256");
   EXPECT_EQ(value_of(current, "ChannelTimeout"), "session=5m");
   EXPECT_EQ(value_of(current, "LoginGraceTime"), "(not set)");
 }
 
-TEST(PolicyReleases, AnUnknownReleaseCannotChooseASection) {
+TEST(PolicyReleases, AnUnknownReleaseGetsTheCommonValuesAndANote) {
   const auto p = parse_policy(kPolicy, "p.yml", "");
-  try {
-    (void)p.sshd_for({}, "th9");
-    FAIL() << "a section was chosen without a version";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
-    EXPECT_NE(std::string(e.what()).find("th9: which OpenSSH runs here is unknown"), std::string::npos) << e.what();
-  }
-  // Without sections the version does not matter.
+  std::string note;
+  const auto settings = p.sshd_for({}, &note);
+  EXPECT_EQ(value_of(settings, "KexAlgorithms"), "sntrup761x25519-sha512@openssh.com,curve25519-sha256");
+  EXPECT_EQ(value_of(settings, "LoginGraceTime"), "(not set)");
+  EXPECT_NE(note.find("which OpenSSH runs here is unknown: none of the openssh: sections of p.yml was applied"),
+            std::string::npos)
+      << note;
+  // Without sections there is nothing to say.
   const auto plain = parse_policy("sshd: {PermitRootLogin: \"no\"}\n", "q.yml", "");
-  EXPECT_EQ(plain.sshd_for({}, "th9").size(), 1U);
+  std::string quiet;
+  EXPECT_EQ(plain.sshd_for({}, &quiet).size(), 1U);
+  EXPECT_TRUE(quiet.empty());
 }
 
 TEST(PolicyReleases, BadSectionsNameTheirLine) {

@@ -77,9 +77,9 @@ struct Policy {
   std::vector<PolicyRelease> openssh;
   // The global settings for a host running `version`: `sshd`, then each `openssh:` section
   // whose condition holds, in order, replacing (or dropping) the values of the keywords it
-  // names. Throws Error(kBadInput) naming `host` when there are sections and the version is
-  // unknown (no section can be chosen).
-  [[nodiscard]] std::vector<PolicySetting> sshd_for(config::OpenSshVersion version, const std::string& host) const;
+  // names. When the release is unknown, `sshd` alone (sshd -t still judges the result), and
+  // `note` (if given) says that no section was applied.
+  [[nodiscard]] std::vector<PolicySetting> sshd_for(config::OpenSshVersion version, std::string* note = nullptr) const;
   // "POLICY:LINE" for messages about a part of the policy.
   [[nodiscard]] std::string at(int line) const { return source + ":" + std::to_string(line); }
 };
