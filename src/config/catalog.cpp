@@ -185,7 +185,6 @@ std::vector<Keyword> build_catalog() {
       {"PerSourceNetBlockSize", {8, 5}, {}, {}},
       {"LogVerbose", {8, 5}, {}, {}},
       {"ModuliFile", {8, 5}, {}, {}},
-      {"SetEnv", {8, 7}, {}, {}},
       {"RequiredRSASize", {9, 1}, {}, {}},
       {"ChannelTimeout", {9, 2}, {}, {}},
       {"UnusedConnectionTimeout", {9, 2}, {}, {}},

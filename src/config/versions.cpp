@@ -18,8 +18,9 @@ struct Algorithm {
 };
 
 // `ssh -Q cipher|mac|kex|key-sig` of Debian 11 (8.4), 12 (9.2) and 13 (10.0), merged; the
-// boundaries between those releases are from OpenSSH's release notes. Checked against each
-// release's own ssh -Q by tests/e2e/catalog_versions.sh.
+// boundaries between those releases are from OpenSSH's release notes, or where they do not
+// say, the first of those releases without the name. Checked against each release's own
+// ssh -Q by tests/e2e/catalog_versions.sh.
 constexpr Algorithm kAlgorithms[] = {
     {"3des-cbc", Algorithms::kCipher, {}, {}},
     {"aes128-cbc", Algorithms::kCipher, {}, {}},
@@ -31,6 +32,7 @@ constexpr Algorithm kAlgorithms[] = {
     {"aes128-gcm@openssh.com", Algorithms::kCipher, {}, {}},
     {"aes256-gcm@openssh.com", Algorithms::kCipher, {}, {}},
     {"chacha20-poly1305@openssh.com", Algorithms::kCipher, {}, {}},
+    {"rijndael-cbc@lysator.liu.se", Algorithms::kCipher, {}, {9, 0}},
 
     {"hmac-sha1", Algorithms::kMac, {}, {}},
     {"hmac-sha1-96", Algorithms::kMac, {}, {}},
