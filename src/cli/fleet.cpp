@@ -331,6 +331,8 @@ int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context&
         result.confirmation = c.confirmation;
         result.changed_keys = changed_keys(c);
         result.summary = c.changed ? text::join(result.changed_keys, ", ") + "; " + diff_summary(c) : std::string();
+        if (texts[i].empty())
+          for (const auto& n : c.notes) result.notes.push_back(n.where.str() + ": " + n.text);
       } else {
         result.status = outcome.code == exit_code::kUnchanged ? fleet::HostStatus::kUnchanged
                         : outcome.code == exit_code::kChanged ? fleet::HostStatus::kOk
@@ -401,6 +403,9 @@ int run_fleet(const FleetArgs& args, const host::SshTarget& base, const Context&
       what += " [" + r.change_id + (r.confirmation.empty() ? "" : ", " + r.confirmation) + "]";
     table += r.host + std::string(width - r.host.size() + 2, ' ') + status + "  " + time + "  " + what + "\n";
   }
+  // A change's notes (its report is not printed): what was written otherwise than asked, …
+  for (const auto& r : summary.results)
+    for (const auto& n : r.notes) table += "note: " + n + "\n";
   std::cout << table << counts << (rollout.empty() ? "" : " (rollout " + rollout + ")") << "\n";
   if (summary.aborted) std::cout << "aborted: " << summary.abort_reason << "\n";
   for (const auto& r : summary.results)

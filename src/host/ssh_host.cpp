@@ -26,6 +26,7 @@
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/fs.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/config/catalog.h"
 
 namespace fs = std::filesystem;
 
@@ -622,8 +623,10 @@ SshHost::SshHost(const SshTarget& target)
   name_ = session_->name;
   user_ = session_->user;
   auth_method_ = session_->auth_method;
-  if (const int v = ssh_get_openssh_version(session_->ssh.get()); v > 0)
-    openssh_version_ = std::to_string((v >> 16) & 0xff) + "." + std::to_string((v >> 8) & 0xff);
+  // The server's banner ("SSH-2.0-OpenSSH_10.0p2 Debian-7"), read here: libssh's own
+  // ssh_get_openssh_version() takes one digit for the major version and gives 0 for 10.x.
+  if (const char* banner = ssh_get_serverbanner(session_->ssh.get()); banner != nullptr)
+    if (const auto v = config::parse_openssh_version(banner); v.known()) openssh_version_ = config::to_string(v);
   if (!target.need_root) return;
   session_->sudo_password = target.password;
   // The loop prints its uid (root's) and its pid (the process that stands for this run).

@@ -35,6 +35,7 @@ struct HostResult {
   std::string change_id;                  // the change set in the host's journal
   std::string confirmation;               // how the change was kept ("confirmed by a fresh login")
   std::string error;                      // the full error text, when failed
+  std::vector<std::string> notes;         // a change's notes ("HOST: OpenSSH 8.4: … is written as …")
   double connect_s = 0;                   // time to log in and become root
   double seconds = 0;                     // the whole host, login included
   Json detail;                            // the verb's own JSON report
