@@ -306,6 +306,7 @@ ServiceReport service(Context& ctx, const std::string& action) {
   report.active_state = status.active_state;
   report.sub_state = status.sub_state;
   report.main_pid = status.main_pid;
+  if (!status.active_socket.empty() && status.active_socket != status.unit) report.socket = status.active_socket;
   return report;
 }
 

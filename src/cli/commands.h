@@ -141,6 +141,7 @@ struct ServiceReport {
   std::string unit;
   std::string active_state, sub_state;
   std::uint32_t main_pid = 0;
+  std::string socket;  // the socket unit that starts it (socket activation), if any
   std::string job_result;
   std::string note;
   std::vector<std::string> probes;  // login probes that passed after a reload or restart

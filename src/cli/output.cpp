@@ -122,6 +122,7 @@ Json to_json(const ShowReport& report) {
 std::string render_text(const ServiceReport& r) {
   std::string out = r.host + ": " + r.unit + " " + r.active_state + (r.sub_state.empty() ? "" : "/" + r.sub_state);
   if (r.main_pid != 0) out += ", main pid " + std::to_string(r.main_pid);
+  if (!r.socket.empty()) out += ", socket-activated through " + r.socket;
   out += "\n";
   if (r.action != "status") out += r.action + " through " + r.method + ": " + r.job_result + "\n";
   if (!r.note.empty()) out += "note: " + r.note + "\n";
@@ -137,6 +138,7 @@ Json to_json(const ServiceReport& r) {
   j["active_state"] = r.active_state;
   j["sub_state"] = r.sub_state;
   j["main_pid"] = static_cast<std::int64_t>(r.main_pid);
+  if (!r.socket.empty()) j["socket"] = r.socket;
   j["method"] = r.method;
   j["job_result"] = r.job_result;
   j["note"] = r.note;

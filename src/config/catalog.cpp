@@ -291,6 +291,12 @@ std::optional<std::string> check_value(const Keyword& keyword, const std::vector
   const std::string name(keyword.name);
   if (values.empty()) return name + " needs a value";
   if (keyword.deprecated) return name + " is deprecated or removed in current OpenSSH; sshd ignores it";
+  // Port, ListenAddress, HostKey, HostCertificate take one value a line, and a line each.
+  if (keyword.combine == Combine::kAccumulate && keyword.shape == Shape::kScalar && values.size() > 1) {
+    for (const auto& v : values)
+      if (auto problem = check_value(keyword, {v})) return problem;
+    return std::nullopt;
+  }
   const auto single = [&]() -> std::optional<std::string> {
     if (values.size() != 1) return name + " takes exactly one value, got " + std::to_string(values.size());
     return std::nullopt;

@@ -76,7 +76,7 @@ bool wildcard_match(std::string_view text, std::string_view pattern, bool ignore
                        : a == b;
   };
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], text[t]))) {
+    if (p < pattern.size() && pattern[p] != '*' && (pattern[p] == '?' || same(pattern[p], text[t]))) {
       ++t;
       ++p;
     } else if (p < pattern.size() && pattern[p] == '*') {

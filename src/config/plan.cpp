@@ -124,7 +124,22 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
     note_match_overrides(plan, model, eff.uncertain);
     return plan;
   }
-  if (eff.sources.empty()) {
+  if (kw.combine == Combine::kAccumulate && kw.shape == Shape::kScalar && values.size() > 1) {
+    // Port, ListenAddress, HostKey, HostCertificate: one value a line. The lines there are take
+    // the values in order; more values get new lines, fewer leave the rest removed.
+    for (const Entry* e : eff.sources) require_editable(*e);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i < eff.sources.size())
+        plan.edits.push_back(replace(*eff.sources[i], {values[i]}));
+      else
+        plan.edits.push_back(insert_global(model, Setting{std::string(kw.name), {values[i]}}));
+    }
+    for (std::size_t i = values.size(); i < eff.sources.size(); ++i) {
+      plan.edits.push_back(remove(*eff.sources[i]));
+      plan.notes.push_back({where(*eff.sources[i]), "removed '" + describe(*eff.sources[i]) +
+                                                        "': " + std::string(kw.name) + " now has only the new values"});
+    }
+  } else if (eff.sources.empty()) {
     plan.edits.push_back(insert_global(model, setting));
   } else if (kw.combine == Combine::kAccumulate) {
     for (const Entry* e : eff.sources) require_editable(*e);

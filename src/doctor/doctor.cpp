@@ -242,8 +242,10 @@ class Doctor {
     if (!socket_unit_.empty() && target_.has_program("/usr/bin/systemctl")) {
       const auto r = target_.run({"/usr/bin/systemctl", "show", "-p", "Listen", "--value", socket_unit_});
       std::vector<std::string> streams;
-      for (const auto& word : text::split_words(r.out))
-        if (word.find("(") == std::string::npos) streams.push_back(word);
+      // One listener a line: "[::]:22 (Stream)".
+      for (const auto& line : text::lines(r.out))
+        for (const auto& word : text::split_words(line))
+          if (word.find('(') == std::string::npos) streams.push_back(word);
       if (r.exit_code == 0 && !streams.empty()) {
         from = socket_unit_ + " Listen";
         return streams;

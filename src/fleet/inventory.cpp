@@ -230,6 +230,8 @@ void expand_ranges(const Builder& b, int line, const std::string& pattern, std::
   const auto open = pattern.find('[');
   if (open == std::string::npos) {
     if (pattern.find(']') != std::string::npos) b.fail(line, "host '" + pattern + "': ']' without '['");
+    if (out.size() >= static_cast<std::size_t>(kMaxRange))
+      b.fail(line, "a host pattern expands to more than " + std::to_string(kMaxRange) + " names");
     out.push_back(pattern);
     return;
   }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,9 @@ constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
 constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
 constexpr const char* kService = "org.freedesktop.systemd1.Service";
+// Ubuntu's generator of ssh.socket's addresses (and where older releases put generators).
+constexpr const char* kSocketGenerator = "/usr/lib/systemd/system-generators/sshd-socket-generator";
+constexpr const char* kSocketGeneratorOld = "/lib/systemd/system-generators/sshd-socket-generator";
 
 std::uint64_t monotonic_usec() {
   timespec ts{};
@@ -116,12 +120,21 @@ class SystemdManager : public ServiceManager {
   std::optional<ActionResult> relisten(const std::vector<std::string>& streams,
                                        std::chrono::milliseconds timeout) override {
     if (active_socket_.empty()) return std::nullopt;
-    std::string dropin =
-        "# Written by sshdctl: the addresses that sshd_config's Port and ListenAddress name.\n"
-        "[Socket]\nListenStream=\n";
-    for (const auto& s : streams) dropin += "ListenStream=" + s + "\n";
     const std::string path = "/etc/systemd/system/" + active_socket_ + ".d/50-sshdctl-listen.conf";
-    host_.write_file_atomic(path, dropin, host::FileInfo{false, true, false, 0644, 0, 0});
+    // Ubuntu's sshd-socket-generator derives the socket's addresses from sshd_config at every
+    // daemon-reload, in a drop-in (addresses.conf) that sorts after ours and resets
+    // ListenStream=: where it runs, it moves the socket, and a drop-in of ours would only be
+    // overridden (so an old one of ours is removed).
+    const bool generator = host_.stat(kSocketGenerator).exists || host_.stat(kSocketGeneratorOld).exists;
+    if (generator) {
+      if (host_.stat(path).exists) host_.remove_file(path);
+    } else {
+      std::string dropin =
+          "# Written by sshdctl: the addresses that sshd_config's Port and ListenAddress name.\n"
+          "[Socket]\nListenStream=\n";
+      for (const auto& s : streams) dropin += "ListenStream=" + s + "\n";
+      host_.write_file_atomic(path, dropin, host::FileInfo{false, true, false, 0644, 0, 0});
+    }
     try {
       manager_->callMethod("Reload").onInterface(kManager);  // daemon-reload; replies when done
     } catch (const sdbus::Error& e) {
@@ -135,7 +148,22 @@ class SystemdManager : public ServiceManager {
       rethrow(e, "stop of " + service, host_.name());
     }
     ActionResult r = run_job(active_socket_, "restart", "RestartUnit", timeout);
-    r.note = active_socket_ + " now listens on " + text::join(streams, " ") + " (" + path + "); " + service +
+    const auto listening = socket_listen(active_socket_);
+    const auto port_of = [](const std::string& stream) {
+      const auto colon = stream.rfind(':');
+      return colon == std::string::npos ? stream : stream.substr(colon + 1);
+    };
+    std::set<std::string> want, have;
+    for (const auto& s : streams) want.insert(port_of(s));
+    for (const auto& s : listening) have.insert(port_of(s));
+    if (want != have)
+      throw Error(ErrorKind::kInternal,
+                  active_socket_ + " listens on " + text::join(listening, " ") + ", not on " +
+                      text::join(streams, " ") + " as sshd_config's Port and ListenAddress say" +
+                      (generator ? " (sshd-socket-generator wrote its addresses)" : " (" + path + ")"),
+                  Location{host_.name(), {}, 0});
+    r.note = active_socket_ + " now listens on " + text::join(listening, " ") + " (" +
+             (generator ? std::string("written by sshd-socket-generator from sshd_config") : path) + "); " + service +
              " starts on the next connection";
     return r;
   }
@@ -268,6 +296,24 @@ class SystemdManager : public ServiceManager {
   }
 
   UnitStatus read_status(const std::string& unit) { return read_statuses({unit}).front(); }
+
+  // A socket unit's listening addresses (its Listen property: "0.0.0.0:22", "[::]:22", …).
+  std::vector<std::string> socket_listen(const std::string& unit) {
+    auto proxy = sdbus::createProxy(*connection_, kDestination, unit_path(unit));
+    sdbus::Variant value;
+    try {
+      proxy->callMethod("Get")
+          .onInterface("org.freedesktop.DBus.Properties")
+          .withArguments(std::string("org.freedesktop.systemd1.Socket"), std::string("Listen"))
+          .storeResultsTo(value);
+    } catch (const sdbus::Error& e) {
+      rethrow(e, "the addresses of " + unit, host_.name());
+    }
+    std::vector<std::string> out;
+    for (const auto& item : value.get<std::vector<sdbus::Struct<std::string, std::string>>>())
+      out.push_back(std::get<1>(item));
+    return out;
+  }
 
   std::string checked(const std::string& unit) {
     if (read_status(unit).load_state != "loaded")

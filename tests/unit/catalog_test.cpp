@@ -55,5 +55,13 @@ TEST(CheckValue, ChecksNumbersAndTimes) {
 
 TEST(CheckValue, RefusesAnEmptyValue) { EXPECT_TRUE(check_value(*find_keyword("Banner"), {}).has_value()); }
 
+TEST(CheckValue, PortTakesSeveralValuesEachChecked) {
+  EXPECT_FALSE(check_value(*find_keyword("Port"), {"22", "2222"}).has_value());
+  const auto bad = check_value(*find_keyword("Port"), {"22", "99999"});
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_NE(bad->find("invalid value '99999' for Port"), std::string::npos);
+  EXPECT_TRUE(check_value(*find_keyword("MaxAuthTries"), {"3", "4"}).has_value());
+}
+
 }  // namespace
 }  // namespace sshdctl::config

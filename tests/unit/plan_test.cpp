@@ -71,6 +71,32 @@ TEST(PlanSet, AccumulatingKeywordKeepsOneLine) {
   EXPECT_EQ(plan.edits[1].file, kMain);
 }
 
+TEST(PlanSet, PortAndListenAddressTakeALinePerValue) {
+  Tree t = testing::debian_cloud();
+  t.files[kMain].global.push_back(line(14, "Port", {"22"}));
+  const Plan more = plan_set(t.model(), key("Port"), {"22", "2222"});
+  ASSERT_EQ(more.edits.size(), 2U);
+  EXPECT_EQ(more.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(more.edits[0].setting.args, std::vector<std::string>{"22"});
+  EXPECT_EQ(more.edits[1].kind, Edit::Kind::kInsertGlobal);
+  EXPECT_EQ(more.edits[1].setting.args, std::vector<std::string>{"2222"});
+
+  t.files[kCloudInit].global.push_back(line(2, "Port", {"2222"}));
+  t.files[kCloudInit].global.push_back(line(3, "Port", {"2200"}));
+  const Plan fewer = plan_set(t.model(), key("Port"), {"2222", "22"});
+  ASSERT_EQ(fewer.edits.size(), 3U);
+  // sshd reads the drop-in first (the main file includes it at its top): its two lines take
+  // the values, the main file's line goes.
+  EXPECT_EQ(fewer.edits[0].file, kCloudInit);
+  EXPECT_EQ(fewer.edits[1].file, kCloudInit);
+  EXPECT_EQ(fewer.edits[1].setting.args, std::vector<std::string>{"22"});
+  EXPECT_EQ(fewer.edits[2].kind, Edit::Kind::kRemove);
+  EXPECT_EQ(fewer.edits[2].file, kMain);
+  EXPECT_EQ(fewer.edits[2].setting.args, std::vector<std::string>{}) << "a removal carries no values";
+  EXPECT_TRUE(plan_set(t.model(), key("Port"), {"2222", "2200", "22"}).empty())
+      << "the values sshd already uses, in the order it reads them";
+}
+
 TEST(PlanSet, VendorFilesAreOverriddenFromEtc) {
   Tree t;
   t.file("/usr/etc/ssh/sshd_config",
