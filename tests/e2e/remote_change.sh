@@ -12,10 +12,24 @@ trap 'lab_down; rm -rf "$tmp"' EXIT
 e2e_require
 e2e_prefix e2echg
 
+# Any flavor (LAB_FLAVOR; ctest's e2e.remote_change.FLAVOR): what differs is said where it does.
 lab_up 1
 H=${P}1
 addr=$(addr_of "$H")
-remote=("$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
+flavor=$("$lab" flavor "$H")
+bare=("$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
+remote=("${bare[@]}")
+# sudopw: sudo asks for ecs-user's password from the start
+if [[ $flavor == *sudopw ]]; then
+    export E2E_LOGIN_PW=$LAB_SUDO_PASSWORD
+    remote+=(--pass-env E2E_LOGIN_PW)
+fi
+# how sshd is reloaded there, as sshdctl reports it
+reloaded="reload of ssh.service through systemd (D-Bus): done"
+[[ $flavor == sysv ]] && reloaded="reload of sshd (pid file) through SIGHUP to the pid in /run/sshd.pid"
+main_pid() {
+    if [[ $flavor == sysv ]]; then hx "$H" cat /run/sshd.pid; else hx "$H" systemctl show -p MainPID --value ssh.service; fi
+}
 conf_hash() { hx "$H" sha256sum /etc/ssh/sshd_config /etc/shadow; }
 # root_ssh PASSWORD: a password login as root with the system ssh, independent of sshdctl
 root_ssh() {
@@ -31,7 +45,7 @@ capture "${remote[@]}" root-login enable --password-stdin <<<"$root_pw"
 check_rc "root-login enable --password-stdin over SSH as ecs-user" 0
 check_has "... validated by the host's own sshd" "validated with sshd -t (sshd of $addr)" "$OUT"
 check_has "... and a fresh login as root with the new password was probed" "login probe: a fresh login as root with the new password works" "$OUT"
-check_has "... sshd reloaded through the relayed bus" "reload of ssh.service through systemd (D-Bus): done" "$OUT"
+check_has "... sshd reloaded (through the relayed bus where systemd runs)" "$reloaded" "$OUT"
 check_has "... the shadow change is reported without its hash" "/etc/shadow: root's password hash changed" "$OUT"
 check_lacks "... no hash in the report" '$6$' "$OUT$ERR"
 check_eq "a root password login now works (system ssh)" 0 "$(root_ssh "$root_pw")"
@@ -66,26 +80,39 @@ check_rc "a harmless change passes the probe" 0
 check_has "... which is reported" "login probe: a fresh login as ecs-user with publickey works" "$OUT"
 
 capture "${remote[@]}" service status
-check_rc "service status over SSH (systemd through the relayed bus)" 0
-check_has "... names the unit and its state" "ssh.service active/running" "$OUT"
-pid_before=$(hx "$H" systemctl show -p MainPID --value ssh.service)
+check_rc "service status over SSH (systemd through the relayed bus, or the pid file)" 0
+if [[ $flavor == sysv ]]; then
+    check_has "... names sshd and its state" "sshd (pid file) active" "$OUT"
+else
+    check_has "... names the unit and its state" "ssh.service active/running" "$OUT"
+fi
+pid_before=$(main_pid)
 capture "${remote[@]}" service reload
 check_rc "service reload over SSH" 0
 check_has "... sshd keeps its main pid (open sessions stay)" "main pid $pid_before" "$OUT"
 check_has "... and a fresh login is probed after it" "check: login probe: a fresh login as ecs-user with publickey works" "$OUT"
 
+# --- no systemd: windows are refused (they are systemd timers), nothing changed -------------
+if [[ $flavor == sysv ]]; then
+    before=$(conf_hash)
+    capture "${remote[@]}" --for 10m set X11Forwarding no
+    check_rc "sysv: a maintenance window is refused" 1
+    check_has "... saying why" "maintenance windows need systemd (transient timers), which this host does not run; nothing was changed" "$ERR"
+    check_eq "... and nothing changed" "$before" "$(conf_hash)"
+fi
+
 # --- sudo with a password, fed over the channel -------------------------------------------
 login_pw='ecs-Pw-4711'
 hx "$H" sh -c "echo 'ecs-user:$login_pw' | chpasswd && echo 'ecs-user ALL=(ALL) ALL' > /etc/sudoers.d/90-cloud-init-users"
-capture "${remote[@]}" show UsePAM
+capture "${bare[@]}" show UsePAM
 check_rc "sudo needing a password, none given: refused" 1
 check_has "... with a clear reason" "sudo -n refused: it needs a password" "$ERR"
 export E2E_LOGIN_PW=$login_pw
-capture "${remote[@]}" --pass-env E2E_LOGIN_PW show UsePAM
+capture "${bare[@]}" --pass-env E2E_LOGIN_PW show UsePAM
 check_rc "the login password (from an env var) is fed to sudo -S" 0
 check_has "... and the command ran as root" "UsePAM yes" "$OUT"
 export E2E_WRONG_PW=not-it
-capture "${remote[@]}" --pass-env E2E_WRONG_PW show UsePAM
+capture "${bare[@]}" --pass-env E2E_WRONG_PW show UsePAM
 check_rc "a wrong sudo password: refused" 1
 check_has "... clearly" "sudo refused the password" "$ERR"
 
@@ -99,7 +126,7 @@ new_pw='Root-Secret-31337'
     sleep 0.05
 done) &
 sampler=$!
-capture "${remote[@]}" -vv --json --pass-env E2E_LOGIN_PW root-login enable --password-stdin <<<"$new_pw"
+capture "${bare[@]}" -vv --json --pass-env E2E_LOGIN_PW root-login enable --password-stdin <<<"$new_pw"
 kill "$sampler"
 wait "$sampler" 2>/dev/null || true
 check_rc "enable with -vv --json, sudo password and root password" 0
@@ -115,25 +142,25 @@ check_lacks "... nor its armour" "PRIVATE KEY" "$OUT$ERR"
 check_has "(the sampler saw sshdctl run on the controller)" "$bin" "$(cat "$tmp/ps.controller")"
 check_has "(the sampler saw sshdctl's shell on the target)" "sshdctl-ready" "$(cat "$tmp/ps.target")"
 check_lacks "no secret left in the target's /tmp" "$new_pw" "$(hx "$H" sh -c 'cat /tmp/sshdctl-* /tmp/sshdctl-*/* 2>/dev/null' || true)"
-capture "${remote[@]}" --pass-env E2E_LOGIN_PW root-login disable
+capture "${bare[@]}" --pass-env E2E_LOGIN_PW root-login disable
 check_rc "disable again" 0
 
 # --- someone edits the file while a change is in flight -----------------------------------
 # Between the snapshot the plan was made from and the commit, an administrator appends a line
 # on the host itself: the commit sees the before-hash differ and refuses, naming the file.
 before=$(hx "$H" cat /etc/ssh/sshd_config)
-sets_before=$("${remote[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true)
+sets_before=$("${bare[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true)
 edit="planned:$lab exec $H -- sh -c 'echo \"# edited meanwhile\" >> /etc/ssh/sshd_config'"
-capture env SSHDCTL_TEST_RUN_AT="$edit" "${remote[@]}" --pass-env E2E_LOGIN_PW set X11Forwarding "$(hx "$H" grep -qi '^X11Forwarding no' /etc/ssh/sshd_config && echo yes || echo no)"
+capture env SSHDCTL_TEST_RUN_AT="$edit" "${bare[@]}" --pass-env E2E_LOGIN_PW set X11Forwarding "$(hx "$H" grep -qi '^X11Forwarding no' /etc/ssh/sshd_config && echo yes || echo no)"
 check_rc "a file edited on the host after it was read: the change is refused" 2
 check_has "... naming the file" "$addr:/etc/ssh/sshd_config: changed on the target since sshdctl read it" "$ERR"
 check_eq "... the hand edit stays and nothing else was written" "$before"$'\n'"# edited meanwhile" "$(hx "$H" cat /etc/ssh/sshd_config)"
-check_eq "... no change set was recorded" "$sets_before" "$("${remote[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true)"
+check_eq "... no change set was recorded" "$sets_before" "$("${bare[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true)"
 check_eq "... and the lock is free" "" "$(hx "$H" sh -c 'ls -d /var/lib/sshdctl/lock 2>/dev/null' || true)"
 hx "$H" sed -i '/^# edited meanwhile$/d' /etc/ssh/sshd_config
 
 # --- the commit's refusals on the host: sshd -t, an already broken tree, a symbolic link --
-count_sets() { "${remote[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true; }
+count_sets() { "${bare[@]}" --pass-env E2E_LOGIN_PW history | grep -c '  set' || true; }
 leftovers() { hx "$H" sh -c 'ls -d /var/lib/sshdctl/check-* /var/lib/sshdctl/lock /etc/ssh/*.sshdctl-new 2>/dev/null' || true; }
 # refused WHAT RC TEXT ARGS...: `set ARGS` is refused with exit RC saying TEXT, and changes,
 # records and leaves nothing on the host.
@@ -142,7 +169,7 @@ refused() {
     shift 3
     before=$(conf_hash)
     sets=$(count_sets)
-    capture "${remote[@]}" --pass-env E2E_LOGIN_PW set "$@"
+    capture "${bare[@]}" --pass-env E2E_LOGIN_PW set "$@"
     check_rc "$what: refused (exit $rc)" "$rc"
     check_has "... saying so" "$text" "$ERR"
     check_lacks "... naming the host's paths, not the scratch tree's" "/var/lib/sshdctl/check-" "$ERR"
@@ -183,10 +210,16 @@ printf '%s\n' "$count"
 trips=$(awk '$1 == "round_trips" { print $2 }' <<<"$count")
 procs=$(awk '$1 == "target_processes" { print $2 }' <<<"$count")
 check_eq "one remote set through the counting proxy succeeds" 0 "$(awk '$1 == "exit" { print $2 }' <<<"$count")"
+# Other flavors, measured: Debian 13 (OpenSSH 10 starts sshd-session and sshd-auth for each
+# login) 46, ceiling 49; sysv (no systemd: the reload is a kill -HUP, the dead-man a detached
+# process) 36, ceiling 39.
+max_procs=35
+[[ $flavor == trixie* ]] && max_procs=49
+[[ $flavor == sysv ]] && max_procs=39
 if [[ -n $trips ]] && ((trips <= 28)); then ok "one remote set: $trips sequential round trips (at most 28)"
 else bad "one remote set: ${trips:-?} sequential round trips (more than 28)" "$(tail -n 5 "$tmp/count.err")"; fi
-if [[ -n $procs ]] && ((procs <= 35)); then ok "one remote set: $procs processes on the target (at most 35)"
-else bad "one remote set: ${procs:-?} processes on the target (more than 35)"; fi
+if [[ -n $procs ]] && ((procs <= max_procs)); then ok "one remote set: $procs processes on the target (at most $max_procs)"
+else bad "one remote set: ${procs:-?} processes on the target (more than $max_procs)"; fi
 
 # --- a connection cut in the middle of changes --------------------------------------------
 # The host's link goes down at a different instant of each run (a change takes about a
@@ -198,7 +231,7 @@ for delay in 0.4 0.6 0.8 1.0 1.1 1.2 1.3 1.4 1.5 1.7 1.9 2.2; do
     old=$(hx "$H" sha256sum /etc/ssh/sshd_config | cut -d' ' -f1)
     value=no
     hx "$H" grep -qi '^X11Forwarding no' /etc/ssh/sshd_config && value=yes
-    "${remote[@]}" -v --pass-env E2E_LOGIN_PW --command-timeout 4 set X11Forwarding "$value" >"$tmp/cut.out" 2>&1 &
+    "${bare[@]}" -v --pass-env E2E_LOGIN_PW --command-timeout 4 set X11Forwarding "$value" >"$tmp/cut.out" 2>&1 &
     run=$!
     sleep "$delay"
     ip -n "$netns" link set eth0 down
