@@ -165,10 +165,8 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
       const auto version = config::parse_openssh_version(ctx.target->openssh_version());
       for (auto& shown : report.options) {
         if (!compare && !shown.is_default) continue;
-        // sshd -T prints the keyword as that release spells it (pubkeyacceptedkeytypes before 8.5).
-        std::string name = text::lower(shown.keyword);
-        if (const auto* kw = config::find_keyword(shown.keyword); kw != nullptr)
-          if (const auto spelt = config::spelling_for(*kw, version)) name = text::lower(*spelt);
+        const auto* kw = config::find_keyword(shown.keyword);
+        const std::string name = kw != nullptr ? config::sshd_t_name(*kw, version) : text::lower(shown.keyword);
         std::vector<std::string> said;
         for (const auto& [k, v] : *truth) {
           if (k == name)

@@ -245,14 +245,22 @@ OpenSshVersion parse_openssh_version(std::string_view text) {
   return {};
 }
 
+bool in_releases(OpenSshVersion since, OpenSshVersion until, OpenSshVersion v) {
+  if (!v.known()) return true;
+  if (since.known() && v < since) return false;
+  return !(until.known() && until <= v);
+}
+
 std::optional<std::string_view> spelling_for(const Keyword& keyword, OpenSshVersion version) {
-  if (!version.known()) return keyword.name;
-  if (keyword.until.known() && keyword.until <= version) return std::nullopt;
-  if (keyword.since.known() && version < keyword.since) {
-    if (!keyword.old_name.empty()) return keyword.old_name;
-    return std::nullopt;
-  }
-  return keyword.name;
+  if (in_releases(keyword.since, keyword.until, version)) return keyword.name;
+  // Before its rename it had its old name (and no later release removed that).
+  if (!keyword.old_name.empty() && version < keyword.since) return keyword.old_name;
+  return std::nullopt;
+}
+
+std::string sshd_t_name(const Keyword& keyword, OpenSshVersion version) {
+  const auto spelt = spelling_for(keyword, version);
+  return spelt ? text::lower(*spelt) : std::string();
 }
 
 const std::vector<Keyword>& all_keywords() {

@@ -91,11 +91,6 @@ constexpr Algorithm kAlgorithms[] = {
     {"rsa-sha2-512-cert-v01@openssh.com", Algorithms::kKey, {}, {}},
 };
 
-bool known_in(OpenSshVersion since, OpenSshVersion until, OpenSshVersion v) {
-  if (since.known() && v < since) return false;
-  return !(until.known() && until <= v);
-}
-
 // "added in 8.5", "removed in 10.0"
 std::string history_of(OpenSshVersion since, OpenSshVersion until, OpenSshVersion v) {
   if (since.known() && v < since) return "added in OpenSSH " + to_string(since);
@@ -149,7 +144,7 @@ std::optional<Algorithms> algorithms_of(const Keyword& keyword) {
 std::vector<std::string> algorithms_for(Algorithms kind, OpenSshVersion version) {
   std::vector<std::string> out;
   for (const auto& a : kAlgorithms)
-    if (a.kind == kind && known_in(a.since, a.until, version)) out.emplace_back(a.name);
+    if (a.kind == kind && in_releases(a.since, a.until, version)) out.emplace_back(a.name);
   return out;
 }
 
@@ -173,7 +168,7 @@ std::optional<std::string> version_problem(const Keyword& keyword, const std::ve
   for (const auto& item : text::split(list, ',')) {
     if (item.empty() || item.find_first_of("*?!") != std::string::npos) continue;
     for (const auto& a : kAlgorithms)
-      if (a.kind == *kind && a.name == item && !known_in(a.since, a.until, version))
+      if (a.kind == *kind && a.name == item && !in_releases(a.since, a.until, version))
         return "OpenSSH " + to_string(version) + " does not know the " + kind_name(*kind) + " '" + item + "' (" +
                history_of(a.since, a.until, version) + ") for " + name +
                "; it accepts: " + text::join(algorithms_for(*kind, version), ",");

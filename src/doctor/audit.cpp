@@ -109,10 +109,9 @@ AuditReport audit(host::Host& target, host::Host& controller, const std::string&
     }
     if (!sshd_says) return std::nullopt;
     std::vector<std::string> said;
-    // sshd -T names the keyword as that release spells it (pubkeyacceptedkeytypes before 8.5).
-    const auto spelt = config::spelling_for(kw, version);
+    const std::string name = config::sshd_t_name(kw, version);
     for (const auto& [k, v] : *sshd_says)
-      if (spelt && k == text::lower(*spelt)) said.push_back(v);
+      if (!name.empty() && k == name) said.push_back(v);
     if (said.empty()) return std::nullopt;
     return text::join(said, " ");
   };

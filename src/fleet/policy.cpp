@@ -53,16 +53,22 @@ class Reader {
     }
   }
 
-  PolicySetting setting(const YAML::Node& name, const YAML::Node& value, bool in_match) const {
+  // The catalog entry a policy's keyword names; an unknown one fails with the closest.
+  const config::Keyword& keyword_of(const YAML::Node& name) const {
     const std::string keyword = scalar(name, "a keyword");
-    PolicySetting s;
-    s.line = line(name);
-    s.key.keyword = config::option_of(keyword);
-    if (s.key.keyword == nullptr) {
+    const auto* kw = config::option_of(keyword);
+    if (kw == nullptr) {
       const auto hint = config::closest_keyword(keyword);
       fail(name,
            "unknown sshd keyword '" + keyword + "'" + (hint ? " (did you mean " + std::string(*hint) + "?)" : ""));
     }
+    return *kw;
+  }
+
+  PolicySetting setting(const YAML::Node& name, const YAML::Node& value, bool in_match) const {
+    PolicySetting s;
+    s.line = line(name);
+    s.key.keyword = &keyword_of(name);
     const auto& kw = *s.key.keyword;
     if (text::iequals(kw.name, "Include") || text::iequals(kw.name, "Match"))
       fail(name, std::string(kw.name) + " cannot be set by a policy");
@@ -96,8 +102,7 @@ class Reader {
       PolicySetting s;
       if (releases && item.second.IsNull()) {
         s.line = line(item.first);
-        s.key.keyword = config::option_of(scalar(item.first, "a keyword"));
-        if (s.key.keyword == nullptr) fail(item.first, "unknown sshd keyword '" + item.first.Scalar() + "'");
+        s.key.keyword = &keyword_of(item.first);
         s.dropped = true;
       } else {
         s = setting(item.first, item.second, in_match);

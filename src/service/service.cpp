@@ -30,9 +30,8 @@ constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
 constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnit = "org.freedesktop.systemd1.Unit";
 constexpr const char* kService = "org.freedesktop.systemd1.Service";
-// Ubuntu's generator of ssh.socket's addresses (and where older releases put generators).
+// Ubuntu's generator of ssh.socket's addresses (22.10 and later, all merged-/usr).
 constexpr const char* kSocketGenerator = "/usr/lib/systemd/system-generators/sshd-socket-generator";
-constexpr const char* kSocketGeneratorOld = "/lib/systemd/system-generators/sshd-socket-generator";
 
 std::uint64_t monotonic_usec() {
   timespec ts{};
@@ -125,7 +124,7 @@ class SystemdManager : public ServiceManager {
     // daemon-reload, in a drop-in (addresses.conf) that sorts after ours and resets
     // ListenStream=: where it runs, it moves the socket, and a drop-in of ours would only be
     // overridden (so an old one of ours is removed).
-    const bool generator = host_.stat(kSocketGenerator).exists || host_.stat(kSocketGeneratorOld).exists;
+    const bool generator = host_.stat(kSocketGenerator).exists;
     if (generator) {
       if (host_.stat(path).exists) host_.remove_file(path);
     } else {

@@ -602,8 +602,10 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     config::ConfigTree tree(*ctx.target, ctx.lens_dir);
     tree.load();
     config::Plan plan = make_plan(tree.model());
-    // Spelt as the target's sshd spells it; what that release refuses is refused here.
-    config::fit_to_version(plan, config::parse_openssh_version(ctx.target->openssh_version()), report.host);
+    // Spelt as the target's sshd spells it; what that release refuses is refused here (the
+    // release is asked only then: locally it costs a run of sshd -V).
+    if (!plan.edits.empty())
+      config::fit_to_version(plan, config::parse_openssh_version(ctx.target->openssh_version()), report.host);
     for (auto note : plan.notes) {
       note.where.host = report.host;
       report.notes.push_back(std::move(note));

@@ -96,6 +96,8 @@ for flavor in "${flavors[@]}"; do
 sshdctl: $(head -c 300 "$tmp/err")"
         fi
     done < <("$bin" --list-keywords)
+    # (every keyword of the catalog was asked: an empty list would prove nothing)
+    ((accepted + renamed + refused + disagree >= 90)) || bad "$flavor: only $((accepted + renamed + refused + disagree)) keywords were asked"
     ((disagree == 0)) && ok "$flavor ($version): the catalog agrees with sshd -t on every keyword ($accepted known, $renamed written under their older name, $refused refused with the release named)"
 
     # algorithm names: the union of every release's lists
@@ -114,6 +116,7 @@ sshdctl: $(head -c 300 "$tmp/err")"
                 [[ $rc == 2 ]] || { wrong=$((wrong + 1)); bad "$flavor: $keyword $name is not in its ssh -Q $q, but the catalog lets it through (exit $rc)" "$(head -c 300 "$tmp/err")"; }
             fi
         done <<<"$union"
+        ((names >= 10)) || bad "$flavor: only $names $q names were asked"
         ((wrong == 0)) && ok "$flavor ($version): $keyword: the catalog's names agree with ssh -Q $q ($names names of ${#flavors[@]} releases)"
     done
 done

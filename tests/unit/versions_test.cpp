@@ -43,6 +43,10 @@ TEST(Spelling, RenamedKeywordsKeepTheirOldNameOnOlderReleases) {
   EXPECT_FALSE(spelling_for(*find_keyword("SshdAuthPath"), k92).has_value());
   EXPECT_EQ(spelling_for(*find_keyword("SshdAuthPath"), k100), "SshdAuthPath");
   EXPECT_EQ(spelling_for(*find_keyword("PermitRootLogin"), k84), "PermitRootLogin");
+  // What sshd -T prints it as.
+  EXPECT_EQ(sshd_t_name(pubkey, k84), "pubkeyacceptedkeytypes");
+  EXPECT_EQ(sshd_t_name(pubkey, k100), "pubkeyacceptedalgorithms");
+  EXPECT_EQ(sshd_t_name(*find_keyword("ChannelTimeout"), k84), "");
 }
 
 TEST(VersionProblem, NamesTheReleaseAndWhenTheKeywordCame) {

@@ -74,9 +74,16 @@ const Keyword* find_keyword(std::string_view name);
 std::optional<std::string_view> closest_keyword(std::string_view name);
 const std::vector<Keyword>& all_keywords();
 
+// Whether release `v` falls in [since, until) (0.0 bounds: open); an unknown `v` is in.
+bool in_releases(OpenSshVersion since, OpenSshVersion until, OpenSshVersion v);
+
 // How sshd `version` spells the keyword: its name, the old name before a rename, or nothing
 // when that version does not know it. An unknown version answers the current name.
 std::optional<std::string_view> spelling_for(const Keyword& keyword, OpenSshVersion version);
+
+// The name sshd -T prints the keyword under on that release (lower case; pubkeyacceptedkeytypes
+// before 8.5); empty when that release does not know it.
+std::string sshd_t_name(const Keyword& keyword, OpenSshVersion version);
 
 // Checks `values` against the keyword's grammar; returns an error message naming the
 // allowed values, or nothing when valid.
