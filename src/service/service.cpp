@@ -109,10 +109,35 @@ class SystemdManager : public ServiceManager {
   }
 
   ActionResult reload(std::chrono::milliseconds timeout) override {
+    // sshd that took its listening socket from ssh.socket (Accept=no: Debian 12 and 13) cannot
+    // be reloaded: on SIGHUP it re-executes, has lost the socket, tries to bind the port the
+    // socket holds and exits ("Cannot bind any address"), leaving the unit failed. It is
+    // restarted instead, with its start limit flushed first (a burst of changes and rollbacks
+    // would otherwise hit StartLimitBurst, and the socket would fail with it). Only where a
+    // restart ends no session (KillMode=process, as every Debian and Ubuntu unit has).
+    if (!active_socket_.empty() && unit_ == service_of(active_socket_)) {
+      UnitStatus before;
+      try {
+        before = known_ && known_->unit == unit_ ? *known_ : read_status(unit_);
+      } catch (const sdbus::Error& e) {
+        rethrow(e, unit_, host_.name());
+      }
+      if (before.kill_mode == "process" && (before.active_state == "active" || before.active_state == "reloading")) {
+        reset_failed(unit_);
+        known_ = before;
+        ActionResult r = run_job(unit_, "restart", "RestartUnit", timeout);
+        r.note = "sshd runs with " + active_socket_ +
+                 "'s socket, and a SIGHUP would make it exit: restarted instead, now " + r.after.active_state + "/" +
+                 r.after.sub_state + ", main pid " + std::to_string(r.after.main_pid) +
+                 "; open sessions are kept (KillMode=process)";
+        return r;
+      }
+    }
     return run_job(unit_, "reload", "ReloadUnit", timeout);
   }
 
   ActionResult restart(std::chrono::milliseconds timeout) override {
+    reset_failed(unit_);
     return run_job(unit_, "restart", "RestartUnit", timeout);
   }
 
@@ -139,13 +164,14 @@ class SystemdManager : public ServiceManager {
     } catch (const sdbus::Error& e) {
       rethrow(e, "daemon-reload", host_.name());
     }
-    const std::string service = active_socket_.substr(0, active_socket_.rfind('.')) + ".service";
+    const std::string service = service_of(active_socket_);
     try {
       const auto state = read_status(service).active_state;
       if (state == "active" || state == "reloading") run_job(service, "stop", "StopUnit", timeout);
     } catch (const sdbus::Error& e) {
       rethrow(e, "stop of " + service, host_.name());
     }
+    reset_failed(active_socket_);
     ActionResult r = run_job(active_socket_, "restart", "RestartUnit", timeout);
     const auto listening = socket_listen(active_socket_);
     const auto port_of = [](const std::string& stream) {
@@ -226,6 +252,20 @@ class SystemdManager : public ServiceManager {
     return path;
   }
 
+  // ssh.socket's service: ssh.service.
+  static std::string service_of(const std::string& socket) { return socket.substr(0, socket.rfind('.')) + ".service"; }
+
+  // Flushes a unit's failed state and its start limiter (as `systemctl reset-failed` does):
+  // sshdctl's own restarts are deliberate and each one is checked, so they must not use up
+  // the StartLimitBurst that guards against a crash loop. Not waited for: the bus keeps this
+  // connection's calls in order, so systemd has done it before the job that follows.
+  void reset_failed(const std::string& unit) {
+    reset_calls_.push_back(manager_->callMethodAsync("ResetFailedUnit")
+                               .onInterface(kManager)
+                               .withArguments(unit)
+                               .uponReplyInvoke([](const sdbus::Error*) {}));
+  }
+
   // One unit's answers: every property asked for, or the first error.
   struct Pending {
     std::size_t asked = 0, answered = 0;
@@ -262,7 +302,7 @@ class SystemdManager : public ServiceManager {
       proxies.push_back(sdbus::createProxy(*connection_, kDestination, unit_path(unit)));
       const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
       answers.emplace_back(ask(*proxies.back(), kUnit, {"LoadState", "ActiveState", "SubState"}),
-                           service ? ask(*proxies.back(), kService, {"MainPID"}) : nullptr);
+                           service ? ask(*proxies.back(), kService, {"MainPID", "KillMode"}) : nullptr);
     }
     const bool all = wait_until(
         [&] {
@@ -288,6 +328,9 @@ class SystemdManager : public ServiceManager {
       if (answers[i].second && !answers[i].second->error && st.load_state == "loaded")
         if (const auto it = answers[i].second->values.find("MainPID"); it != answers[i].second->values.end())
           st.main_pid = it->second.get<std::uint32_t>();
+      if (answers[i].second && !answers[i].second->error)
+        if (const auto it = answers[i].second->values.find("KillMode"); it != answers[i].second->values.end())
+          st.kill_mode = it->second.get<std::string>();
       st.active_socket = active_socket_;
       out.push_back(std::move(st));
     }
@@ -417,6 +460,7 @@ class SystemdManager : public ServiceManager {
   std::string active_socket_;
   std::optional<UnitStatus> known_;
   sdbus::PendingAsyncCall subscribed_;
+  std::vector<sdbus::PendingAsyncCall> reset_calls_;
 };
 
 class SighupManager : public ServiceManager {

@@ -18,7 +18,17 @@ std::string script_functions() {
   // again, it is this run's own write that fails: return 2, unwritable). Nothing there after a
   // failed create, three times: unwritable too. sshd -t needs sshd's privilege separation
   // directory, which is missing before ssh.service starts (at boot) or when sshd never ran.
-  return R"SH(sshd_t() {
+  // reload_sshd: see deadman.h; a socket unit needs nothing (the next connection starts sshd).
+  return R"SH(reload_sshd() {
+  case $1 in *.socket) return 0 ;; esac
+  if systemctl is-active --quiet "${1%.service}.socket"; then
+    systemctl reset-failed "$1" 2>/dev/null
+    systemctl restart "$1"
+  else
+    systemctl reload-or-restart "$1"
+  fi
+}
+sshd_t() {
   made=
   [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
   said=$(/usr/sbin/sshd -t "$@" 2>&1)
@@ -212,7 +222,7 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
          (reload_unit.empty() ? std::string() : shell_quote(reload_unit) + " ") +
          "ssh.service sshd.service; do\n"
          "      systemctl is-enabled --quiet \"$u\" 2>/dev/null || systemctl is-active --quiet \"$u\" || continue\n"
-         "      systemctl reload-or-restart \"$u\" || echo \"the reload of $u failed\"\n"
+         "      reload_sshd \"$u\" || echo \"the reload of $u failed\"\n"
          "      break\n"
          "    done\n"
          "  elif [ -r /run/sshd.pid ]; then\n"

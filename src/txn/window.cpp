@@ -102,7 +102,7 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
        "fi\n";
   // 5. Reload, and record.
   if (!reload_unit.empty())
-    s += "[ \"${1:-}\" = boot ] || systemctl reload " + q(reload_unit) + " || echo 'the reload of " + reload_unit +
+    s += "[ \"${1:-}\" = boot ] || reload_sshd " + q(reload_unit) + " || echo 'the reload of " + reload_unit +
          " failed'\n";
   s += "echo done > \"$new/state\"; rm -f \"$new.open\"\n"
        "echo \"reverted by ${new##*/} (window)\" > \"$old/state.tmp\" && mv \"$old/state.tmp\" \"$old/state\"; ended\n"

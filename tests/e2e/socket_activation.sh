@@ -1,7 +1,10 @@
 #!/bin/bash
 # sshd behind ssh.socket (flavor socket: Debian 12; LAB_FLAVOR=trixie+socket: Debian 13), over
 # SSH as ecs-user, with the host's own systemd and a login from this machine as the judges:
-#   - service status names the socket; a setting change reloads and is probed;
+#   - service status names the socket; a setting change restarts ssh.service (Debian's sshd
+#     exits on SIGHUP under the socket) and is probed; a burst of changes stays within the
+#     start limit, keeps ssh.service up and an open session alive; a window's end (the
+#     target's own revert script) restarts it the same way;
 #   - Port 22 2222 moves the socket (sshdctl's drop-in), a key login on 2222 works, doctor
 #     reports the socket's listeners; Port 22 closes 2222 again;
 #   - with a generator of the socket's addresses, as Ubuntu's sshd-socket-generator does it
@@ -38,6 +41,40 @@ capture "${remote[@]}" set X11Forwarding no
 check_rc "set X11Forwarding no behind the socket" 0
 check_has "... probed with a fresh login" "login probe: a fresh login as ecs-user with publickey works" "$OUT"
 check_has "... and sshd uses it" "x11forwarding no" "$(hx "$H" sshd -T | grep -i '^x11forwarding')"
+# Debian's sshd that took its socket from ssh.socket exits on SIGHUP ("Cannot bind any
+# address"): the change restarts ssh.service instead, and it stays up.
+check_has "... restarted, not reloaded (a SIGHUP would make it exit)" "restart of ssh.service" "$OUT"
+check_eq "... ssh.service is running after it" active "$(hx "$H" systemctl is-active ssh.service)"
+
+# --- a burst of changes: more restarts than ssh.service's start limit (5 in 10 s) allows ---
+since=$(hx "$H" date '+%Y-%m-%d %H:%M:%S')
+sleep 30 </dev/null | ssh -F "$LAB_SSH_CONFIG" "$H" 'sleep 12; echo still-here' >"$tmp/session.out" 2>&1 &
+session=$!
+burst_rc=
+for v in 30 40 50 60 70 80 90; do
+    capture "${remote[@]}" set LoginGraceTime "$v"
+    burst_rc+="$RC "
+done
+check_eq "seven changes in a row each succeed" "0 0 0 0 0 0 0 " "$burst_rc"
+check_eq "... ssh.service is still running" active "$(hx "$H" systemctl is-active ssh.service)"
+check_eq "... ssh.socket is still listening" active "$(hx "$H" systemctl is-active ssh.socket)"
+check_has "... sshd uses the last value" "logingracetime 90" "$(hx "$H" sshd -T | grep -i '^logingracetime')"
+journal=$(hx "$H" journalctl -u ssh.service -u ssh.socket --since "$since" --no-pager)
+check_lacks "... no sshd exited for want of its socket" "Cannot bind any address" "$journal"
+check_lacks "... no start limit was hit" "start-limit" "$journal"
+wait "$session" || true
+check_eq "a session open during the burst is kept" still-here "$(tail -1 "$tmp/session.out")"
+
+# --- a window ends behind the socket: the target's own revert restarts sshd ----------------
+capture "${remote[@]}" --for 10s set MaxAuthTries 3
+check_rc "set MaxAuthTries 3 --for 10s" 0
+for _ in $(seq 40); do
+    [[ $(hx "$H" sshd -T | grep -i '^maxauthtries') == "maxauthtries 6" ]] && break
+    sleep 1
+done
+check_eq "... the window's end puts MaxAuthTries back" "maxauthtries 6" "$(hx "$H" sshd -T | grep -i '^maxauthtries')"
+check_eq "... and ssh.service is running after it" active "$(hx "$H" systemctl is-active ssh.service)"
+check_eq "... a key login works" ecs-user "$(key_login_port 22)"
 
 # --- Port moves the socket -----------------------------------------------------------------
 capture "${remote[@]}" set Port 22 2222

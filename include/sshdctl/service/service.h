@@ -21,6 +21,7 @@ struct UnitStatus {
   std::string active_state;  // active, reloading, failed, …
   std::string sub_state;     // running, listening, …
   std::uint32_t main_pid = 0;
+  std::string kill_mode;  // a service's KillMode (process: a restart ends no session)
   bool socket_activated = false;
   std::string active_socket;  // ssh.socket (or sshd.socket) when active: it holds ports of its own
 };

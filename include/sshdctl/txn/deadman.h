@@ -45,6 +45,11 @@ std::string deadman_unit(const std::string& id);
 //                   from another boot is taken over), waiting up to WAIT seconds and saying so on stderr each
 //                   second (status 1: still taken, $p and $t name the holder; 2: unwritable).
 //                   Needs $now (epoch seconds, for the record).
+//   reload_sshd UNIT  reloads sshd's systemd unit (restarted when down). A service that runs
+//                   with its socket's listening fd (UNIT's .socket active: Debian's Accept=no
+//                   ssh.socket) is restarted instead, its start limit flushed first: on SIGHUP
+//                   that sshd re-executes without the socket and exits. A .socket: nothing to
+//                   do (the next connection starts sshd with the files).
 //   sshd_t [ARG...] sshd -t ARG..., with the privilege separation directory it needs made
 //                   for the check when missing; sshd's words in $said.
 std::string script_functions();
