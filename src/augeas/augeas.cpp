@@ -2,6 +2,7 @@
 
 #include <augeas.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -142,9 +143,27 @@ void Augeas::save() {
   throw Error(ErrorKind::kInternal, "the lens cannot write the edited tree: " + message);
 }
 
+void refuse_control_bytes(std::string_view content, const std::string& file) {
+  int line = 1;
+  for (const char c : content) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '\n') ++line;
+    if (byte > 0x04) continue;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", byte);
+    throw Error(ErrorKind::kConfigParse,
+                std::string("the line holds the control byte ") + hex +
+                    ", which the parser uses for its own (a file with it cannot be written back): remove it "
+                    "(e.g. sed -i 's/\\x" +
+                    (hex + 2) + "//' FILE) and run again",
+                Location{{}, file, line});
+  }
+}
+
 MirroredFile::MirroredFile(const std::string& content, const std::string& lens, const std::string& lens_dir,
                            const std::string& name_for_errors)
     : mirror_(make_private_dir("sshdctl-file")), node_(Augeas::file_path("/file")) {
+  refuse_control_bytes(content, name_for_errors);
   added_newline_ = !content.empty() && content.back() != '\n';
   parsed_ = content + (added_newline_ ? "\n" : "");
   if (!content.empty()) {

@@ -117,7 +117,7 @@ ShowReport show(Context& ctx, const std::vector<std::string>& keys, const Connec
       }
       OptionKey key{kw, {}};
       if (kw->combine == config::Combine::kPerSubsystem && !entry.directive->args.empty())
-        key.subsystem = entry.directive->args[0];
+        key.subsystem = text::unquote(entry.directive->args[0]);
       const bool seen = std::any_of(options.begin(), options.end(), [&](const OptionKey& k) {
         return k.keyword == key.keyword && k.subsystem == key.subsystem;
       });

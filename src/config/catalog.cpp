@@ -10,6 +10,9 @@ namespace sshdctl::config {
 
 namespace {
 
+constexpr std::string_view kRestOfLine[] = {"ForceCommand", "VersionAddendum", "AuthorizedKeysCommand",
+                                            "AuthorizedPrincipalsCommand"};
+
 Keyword yes_no(std::string_view name, bool in_match) {
   return Keyword{name, Grammar::kYesNo, Combine::kFirstWins, Shape::kScalar, in_match, false, {"yes", "no"}, 0, 0};
 }
@@ -166,6 +169,13 @@ std::vector<Keyword> build_catalog() {
   // Port is a number that, unlike the other numbers, adds a listening port per line.
   for (auto& kw : k)
     if (kw.name == "Port") kw.combine = Combine::kAccumulate;
+  // The keywords whose every line overrides the one before, unlike sshd_config(5)'s rule that
+  // the first value obtained is used: servconf.c assigns them unconditionally (found by
+  // comparing with sshd -T on generated trees: tests/fixtures/differential/value-*).
+  for (auto& kw : k)
+    for (const std::string_view last : {"FingerprintHash", "IPQoS", "MaxStartups", "PerSourceMaxStartups",
+                                        "PerSourceNetBlockSize", "StreamLocalBindMask", "UnusedConnectionTimeout"})
+      if (kw.name == last) kw.combine = Combine::kLastWins;
   // Old spellings sshd still accepts: steer new edits to the current names.
   for (auto& kw : k)
     if (kw.name == "ChallengeResponseAuthentication" || kw.name == "PubkeyAcceptedKeyTypes" ||
@@ -266,6 +276,11 @@ std::string sshd_t_name(const Keyword& keyword, OpenSshVersion version) {
 const std::vector<Keyword>& all_keywords() {
   static const std::vector<Keyword> catalog = build_catalog();
   return catalog;
+}
+
+bool takes_rest_of_line(std::string_view keyword) {
+  return std::any_of(std::begin(kRestOfLine), std::end(kRestOfLine),
+                     [&](std::string_view k) { return text::iequals(k, keyword); });
 }
 
 const Keyword* find_keyword(std::string_view name) {

@@ -137,6 +137,11 @@ bool ConfigTree::load_file(const std::string& path) {
   if (!info.exists) return false;
   auto content = host_.read_file(path);
   if (!content) throw Error(ErrorKind::kPermission, "cannot read the file", Location{host_.name(), path, 0});
+  try {
+    aug::refuse_control_bytes(*content, path);
+  } catch (Error& e) {
+    throw Error(e.kind(), e.message(), Location{host_.name(), path, e.where().line});
+  }
 
   Loaded loaded;
   loaded.original = *content;
@@ -228,6 +233,21 @@ Directive ConfigTree::read_directive(const std::string& node, const std::string&
     if (auto span = aug_->span(node)) d.line = text::line_of_offset(*content, span->start);
   if (auto value = aug_->get(node)) {
     d.args = text::split_words(*value);
+    // The lens takes " # …" at the end for a comment; for these keywords sshd keeps it in the
+    // value: the words come from the line itself then.
+    if (takes_rest_of_line(label) && content != nullptr && d.line > 0 && !aug_->match(node + "/#comment").empty()) {
+      const auto lines = text::lines(*content);
+      if (static_cast<std::size_t>(d.line) <= lines.size()) {
+        std::string_view rest = lines[static_cast<std::size_t>(d.line) - 1];
+        rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of(" \t")));
+        rest.remove_prefix(std::min(rest.size(), label.size()));  // the keyword as written
+        rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of(" \t")));
+        if (!rest.empty() && rest.front() == '=') rest.remove_prefix(1);
+        while (!rest.empty() && std::string_view(" \t\r\f").find(rest.back()) != std::string_view::npos)
+          rest.remove_suffix(1);
+        d.args = text::split_words(rest);
+      }
+    }
     return d;
   }
   for (const auto& child : aug_->match(node + "/*")) {
@@ -273,6 +293,8 @@ void ConfigTree::write_setting(const std::string& node, const Setting& setting) 
     std::vector<std::string> words;
     for (const auto& a : setting.args) words.push_back(text::quote_if_needed(a));
     aug_->set(node, text::join(words, " "));
+    // sshd would read a trailing " # …" as part of the new value.
+    if (takes_rest_of_line(setting.keyword)) aug_->remove(node + "/#comment");
     return;
   }
   // Lists and Subsystem keep their values in children; a trailing comment stays last.
@@ -408,8 +430,12 @@ std::vector<FileChange> ConfigTree::changes() const {
     const auto& loaded = files_.at(file);
     std::string after = rendered_.at(file);
     if (!loaded.is_new && after == loaded.original) continue;
-    out.push_back(FileChange{file, loaded.is_new ? std::nullopt : std::optional<std::string>(loaded.original),
-                             std::move(after), loaded.info, false, {}});
+    out.push_back(FileChange{file,
+                             loaded.is_new ? std::nullopt : std::optional<std::string>(loaded.original),
+                             std::move(after),
+                             loaded.info,
+                             false,
+                             {}});
   }
   return out;
 }

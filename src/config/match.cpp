@@ -1,6 +1,7 @@
 #include "sshdctl/config/match.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include <algorithm>
 #include <array>
@@ -21,6 +22,21 @@ Tri both(Tri a, Tri b) {
 }
 
 Tri from_match(int result) { return result == 1 ? Tri::kYes : Tri::kNo; }
+
+// A port as sshd reads one (misc.c a2port): a number 1–65535, else a TCP service name
+// ("ssh" is 22); -1 when it is neither.
+int port_number(const std::string& text) {
+  if (text.empty()) return -1;
+  if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    const long n = text.size() > 5 ? -1 : std::strtol(text.c_str(), nullptr, 10);
+    return n >= 1 && n <= 65535 ? static_cast<int>(n) : -1;
+  }
+  servent result{};
+  servent* found = nullptr;
+  std::array<char, 1024> buf{};
+  if (getservbyname_r(text.c_str(), "tcp", &result, buf.data(), buf.size(), &found) != 0 || found == nullptr) return -1;
+  return ntohs(static_cast<std::uint16_t>(found->s_port));
+}
 
 struct Network {
   int family = 0;
@@ -144,8 +160,9 @@ Tri evaluate_criterion(const Criterion& criterion, const Connection& conn) {
   if (name == "localaddress") return conn.laddr ? from_match(address_list_match(*conn.laddr, patterns)) : Tri::kMaybe;
   if (name == "localport") {
     if (!conn.lport) return Tri::kMaybe;
+    const int lport = port_number(*conn.lport);
     for (const auto& port : text::split(text::unquote(patterns), ','))
-      if (port == *conn.lport) return Tri::kYes;
+      if (lport > 0 && port_number(port) == lport) return Tri::kYes;
     return Tri::kNo;
   }
   if (name == "rdomain")

@@ -28,12 +28,28 @@ Edit insert_global(const Model& model, const Setting& setting) {
   return Edit{Edit::Kind::kInsertGlobal, {}, file, setting, {}, {}};
 }
 
+// Each line once: a file included twice (by two Include lines) puts its lines into the model
+// twice, as sshd reads them twice, but one edit of the line serves both.
+std::vector<const Entry*> distinct_lines(const std::vector<const Entry*>& entries) {
+  std::vector<const Entry*> out;
+  for (const Entry* e : entries)
+    if (std::none_of(out.begin(), out.end(), [&](const Entry* o) { return o->directive == e->directive; }))
+      out.push_back(e);
+  return out;
+}
+
 void note_ignored(Plan& plan, const Effective& eff) {
   if (eff.sources.empty()) return;
   const Entry& winner = *eff.sources.front();
-  for (const Entry* e : eff.ignored)
-    plan.notes.push_back(
-        {where(*e), "'" + describe(*e) + "' has no effect: sshd uses the first value, " + where(winner).str()});
+  const bool last = option_of(winner.directive->keyword)->combine == Combine::kLastWins;
+  const auto why = [&](const Entry& e) -> std::string {
+    if (eff.from_match && e.context < 0) return "the 'Match all' block's value overrides it";
+    return last ? "sshd uses the last value" : "sshd uses the first value";
+  };
+  for (const Entry* e : distinct_lines(eff.ignored))
+    if (e->directive != winner.directive)
+      plan.notes.push_back(
+          {where(*e), "'" + describe(*e) + "' has no effect: " + why(*e) + ", " + where(winner).str()});
 }
 
 void note_match_overrides(Plan& plan, const Model& model, const std::vector<const Entry*>& lines) {
@@ -124,30 +140,31 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
     note_match_overrides(plan, model, eff.uncertain);
     return plan;
   }
+  const auto sources = distinct_lines(eff.sources);
   if (kw.combine == Combine::kAccumulate && kw.shape == Shape::kScalar && values.size() > 1) {
     // Port, ListenAddress, HostKey, HostCertificate: one value a line. The lines there are take
     // the values in order; more values get new lines, fewer leave the rest removed.
-    for (const Entry* e : eff.sources) require_editable(*e);
+    for (const Entry* e : sources) require_editable(*e);
     for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i < eff.sources.size())
-        plan.edits.push_back(replace(*eff.sources[i], {values[i]}));
+      if (i < sources.size())
+        plan.edits.push_back(replace(*sources[i], {values[i]}));
       else
         plan.edits.push_back(insert_global(model, Setting{std::string(kw.name), {values[i]}}));
     }
-    for (std::size_t i = values.size(); i < eff.sources.size(); ++i) {
-      plan.edits.push_back(remove(*eff.sources[i]));
-      plan.notes.push_back({where(*eff.sources[i]), "removed '" + describe(*eff.sources[i]) +
-                                                        "': " + std::string(kw.name) + " now has only the new values"});
+    for (std::size_t i = values.size(); i < sources.size(); ++i) {
+      plan.edits.push_back(remove(*sources[i]));
+      plan.notes.push_back({where(*sources[i]), "removed '" + describe(*sources[i]) + "': " + std::string(kw.name) +
+                                                    " now has only the new values"});
     }
-  } else if (eff.sources.empty()) {
+  } else if (sources.empty()) {
     plan.edits.push_back(insert_global(model, setting));
   } else if (kw.combine == Combine::kAccumulate) {
-    for (const Entry* e : eff.sources) require_editable(*e);
-    plan.edits.push_back(replace(*eff.sources.front(), values));
-    for (std::size_t i = 1; i < eff.sources.size(); ++i) {
-      plan.edits.push_back(remove(*eff.sources[i]));
-      plan.notes.push_back({where(*eff.sources[i]), "removed '" + describe(*eff.sources[i]) +
-                                                        "': " + std::string(kw.name) + " now has only the new values"});
+    for (const Entry* e : sources) require_editable(*e);
+    plan.edits.push_back(replace(*sources.front(), values));
+    for (std::size_t i = 1; i < sources.size(); ++i) {
+      plan.edits.push_back(remove(*sources[i]));
+      plan.notes.push_back({where(*sources[i]), "removed '" + describe(*sources[i]) + "': " + std::string(kw.name) +
+                                                    " now has only the new values"});
     }
   } else {
     const Entry& winner = *eff.sources.front();
@@ -169,7 +186,7 @@ Plan plan_unset(const Model& model, const OptionKey& key) {
   const Effective eff = resolve_global(model, key);
   std::vector<const Entry*> lines = eff.sources;
   lines.insert(lines.end(), eff.ignored.begin(), eff.ignored.end());
-  for (const Entry* e : lines) {
+  for (const Entry* e : distinct_lines(lines)) {
     require_editable(*e);
     plan.edits.push_back(remove(*e));
   }
@@ -194,22 +211,24 @@ Plan plan_set_in_block(const Model& model, const OptionKey& key, const std::vect
     plan.edits.push_back(Edit{Edit::Kind::kAppendToBlock, context.block->path, context.file, setting, {}, {}});
     return plan;
   }
+  const bool last = kw.combine == Combine::kLastWins;
+  const Entry& winner = last ? *lines.back() : *lines.front();
   std::vector<std::string> current;
   for (const Entry* e : lines) {
+    if (kw.combine != Combine::kAccumulate && e != &winner) continue;
     const auto v = option_values(*e, key);
     current.insert(current.end(), v.begin(), v.end());
-    if (kw.combine != Combine::kAccumulate) break;
   }
   if (same_values(kw, current, value_words(key, values)) && (kw.combine != Combine::kAccumulate || lines.size() == 1))
     return plan;
-  plan.edits.push_back(replace(*lines.front(), values));
-  for (std::size_t i = 1; i < lines.size(); ++i) {
+  plan.edits.push_back(replace(winner, values));
+  for (const Entry* e : lines) {
+    if (e == &winner) continue;
     if (kw.combine == Combine::kAccumulate) {
-      plan.edits.push_back(remove(*lines[i]));
+      plan.edits.push_back(remove(*e));
     } else {
-      plan.notes.push_back({where(*lines[i]), "'" + describe(*lines[i]) +
-                                                  "' has no effect: the first value in "
-                                                  "the block wins"});
+      plan.notes.push_back({where(*e), "'" + describe(*e) + "' has no effect: the " + (last ? "last" : "first") +
+                                           " value in the block wins"});
     }
   }
   return plan;

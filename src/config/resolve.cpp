@@ -19,6 +19,10 @@ Effective collect(const Model& model, const OptionKey& key, Active active) {
       const auto values = option_values(entry, key);
       result.values.insert(result.values.end(), values.begin(), values.end());
       result.sources.push_back(&entry);
+    } else if (key.keyword->combine == Combine::kLastWins) {
+      result.ignored.push_back(result.sources.front());
+      result.sources = {&entry};
+      result.values = option_values(entry, key);
     } else {
       result.ignored.push_back(&entry);
     }
@@ -64,7 +68,7 @@ const Keyword* option_of(std::string_view written) {
 bool sets_option(const Entry& entry, const OptionKey& key) {
   if (option_of(entry.directive->keyword) != key.keyword) return false;
   if (key.keyword->combine != Combine::kPerSubsystem) return true;
-  return !entry.directive->args.empty() && entry.directive->args[0] == key.subsystem;
+  return !entry.directive->args.empty() && text::unquote(entry.directive->args[0]) == key.subsystem;
 }
 
 std::vector<std::string> value_words(const OptionKey& key, const std::vector<std::string>& words) {
@@ -84,7 +88,25 @@ bool is_baseline_context(const Model& model, int context) {
 }
 
 Effective resolve_global(const Model& model, const OptionKey& key) {
-  Effective result = collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
+  // sshd -T (and every connection) reads the files again with the connection's details, and a
+  // matching block's value overrides the global lines' (servconf.c, copy_set_server_options):
+  // a `Match all` block always matches, so its value wins over the lines before it too.
+  // (A keyword sshd does not copy from blocks, as HostKey, is read from `Match all` at start
+  // like a global line.)
+  Effective in_all;
+  if (key.keyword->match_allowed)
+    in_all = collect(model, key, [&](const Entry& entry) {
+      return entry.context >= 0 && is_baseline_context(model, entry.context);
+    });
+  Effective result;
+  if (!in_all.sources.empty()) {
+    result = std::move(in_all);
+    result.from_match = true;
+    for (const auto& entry : model.entries)
+      if (entry.context < 0 && sets_option(entry, key)) result.ignored.push_back(&entry);
+  } else {
+    result = collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
+  }
   for (const auto& entry : model.entries)
     if (entry.context >= 0 && !is_baseline_context(model, entry.context) && sets_option(entry, key))
       result.uncertain.push_back(&entry);
@@ -92,6 +114,8 @@ Effective resolve_global(const Model& model, const OptionKey& key) {
 }
 
 Effective resolve_for(const Model& model, const OptionKey& key, const Connection& conn, Unknown unknown) {
+  // Only the keywords allowed in blocks are taken from the blocks that match a connection.
+  if (!key.keyword->match_allowed) return resolve_global(model, key);
   std::vector<const Entry*> uncertain;
   Effective in_match = collect(model, key, [&](const Entry& entry) {
     if (entry.context < 0) return false;
@@ -153,7 +177,7 @@ Deciders possible_deciders(const Model& model, const OptionKey& key, const Conne
     d.lines.push_back(&entry);
     if (t == Tri::kYes) {
       d.global = false;
-      break;
+      if (key.keyword->combine != Combine::kLastWins) break;  // else a later line may still win
     }
   }
   return d;

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "sshdctl/common/error.h"
+#include "sshdctl/common/text.h"
 #include "sshdctl/config/catalog.h"
 #include "sshdctl/config/engine.h"
 #include "sshdctl/config/plan.h"
@@ -149,7 +150,8 @@ class Driver {
     const config::Keyword* kw = config::option_of(name);
     if (kw == nullptr) throw Error(ErrorKind::kBadInput, "unknown keyword " + name);
     config::OptionKey k{kw, {}};
-    if (colon != std::string::npos) k.subsystem = key.substr(colon + 1);
+    if (colon != std::string::npos)
+      k.subsystem = text::unquote(key.substr(colon + 1));  // sshd reads `Subsystem "sftp"` as sftp
     return k;
   }
 
@@ -197,11 +199,30 @@ class Driver {
   void from_match(const std::string& spec, const std::string& key) {
     const auto conn = connection(spec);
     bool decided = false;
+    bool mixed = false;
+    std::vector<std::string> blocks_values;  // what the Match blocks other than `Match all` add
     if (conn) {
-      // `Match all` lines count as global ones: they apply to every connection.
-      const auto eff = config::resolve_for(model(), option(key), *conn, config::Unknown::kIgnore);
-      for (const auto* e : eff.sources)
-        if (eff.from_match && !config::is_baseline_context(model(), e->context)) decided = true;
+      // `Match all` lines count as global ones: a global edit changes them (they apply to every
+      // connection and override the lines outside blocks).
+      const config::OptionKey k = option(key);
+      const auto eff = config::resolve_for(model(), k, *conn, config::Unknown::kIgnore);
+      for (const auto* e : eff.sources) {
+        if (!eff.from_match) continue;
+        if (config::is_baseline_context(model(), e->context)) {
+          mixed = true;
+        } else {
+          decided = true;
+          for (const auto& v : config::option_values(*e, k)) blocks_values.push_back(v);
+        }
+      }
+    }
+    if (decided && mixed) {
+      // An accumulating keyword that both kinds of block add to: a global unset leaves what the
+      // other blocks add.
+      std::cout << "mixed";
+      for (const auto& v : blocks_values) std::cout << '\t' << field(v);
+      std::cout << '\n';
+      return;
     }
     std::cout << (decided ? "yes" : "no") << '\n';
   }
@@ -210,8 +231,8 @@ class Driver {
     const auto conn = connection(spec);
     for (const auto& key : keys) {
       const config::OptionKey k = option(key);
-      const config::Effective eff = conn ? config::resolve_for(model(), k, *conn, config::Unknown::kIgnore)
-                                         : config::resolve_global(model(), k);
+      const config::Effective eff =
+          conn ? config::resolve_for(model(), k, *conn, config::Unknown::kIgnore) : config::resolve_global(model(), k);
       // Without a connection, a `Match all` line is a Match line for sshd too.
       const bool in_block = eff.from_match || std::any_of(eff.sources.begin(), eff.sources.end(),
                                                           [](const config::Entry* e) { return e->context >= 0; });

@@ -115,6 +115,20 @@ TEST_F(Cli, UnparseableFileIsRefusedWithFileAndLineAndLeftAlone) {
   EXPECT_EQ(config(), broken);
 }
 
+// Found by fuzzing: these bytes loaded, and every edit then failed with an internal error.
+TEST_F(Cli, AControlByteIsRefusedWithFileAndLineAndLeftAlone) {
+  const std::string odd = "PasswordAuthentication no\nBanner /etc/issue\x01.net\n";
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf", odd);
+  const auto r = in_root("set X11Forwarding no");
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config.d/50-cloud-init.conf:2: the line holds the control byte 0x01"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(read(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf"), odd);
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication no\r\n\tUsePAM yes\f\n");
+  EXPECT_EQ(in_root("set X11Forwarding no").code, 0) << "CR, tab and form feed are no bytes to refuse";
+}
+
 TEST_F(Cli, ConfigurationSshdRejectsIsNeverWritten) {
   const auto before = config();
   const auto r = in_root("set Ciphers nosuchcipher");
@@ -236,6 +250,27 @@ TEST_F(Cli, SeparatorAndSpellingOfTheEditedLineAreKept) {
   const auto r = in_root("set PermitRootLogin yes");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(config().find("\npermitrootlogin yes"), std::string::npos) << config();
+}
+
+// sshd keeps " # note" in the value of these keywords (tests/fixtures/differential/
+// value-versionaddendum-104, value-authorizedkeyscommand-707): show says so, and a new value
+// does not keep the old "comment", which sshd would read as part of it.
+TEST_F(Cli, ARestOfLineValueKeepsItsHashAsSshdDoes) {
+  write(root_ / "etc/ssh/sshd_config",
+        config() +
+            "VersionAddendum lab # note\r\nAuthorizedKeysCommand=/usr/bin/true %u #note\n"
+            "AuthorizedKeysCommandUser nobody\n");
+  const auto shown = in_root("show VersionAddendum AuthorizedKeysCommand");
+  EXPECT_EQ(shown.code, 0) << shown.out;
+  EXPECT_NE(shown.out.find("VersionAddendum lab # note    # /etc/ssh/sshd_config:"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("AuthorizedKeysCommand /usr/bin/true %u #note    # /etc/ssh/sshd_config:"),
+            std::string::npos)
+      << shown.out;
+  const auto r = in_root("set VersionAddendum web1");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(config().find("\nVersionAddendum web1\n"), std::string::npos) << config();
+  EXPECT_EQ(config().find("# note"), std::string::npos) << config();
+  EXPECT_EQ(in_root("set VersionAddendum web1").code, 3) << "now unchanged";
 }
 
 // List keywords live in child nodes of the tree: replacing them, adding a new one, a
@@ -417,6 +452,19 @@ class Accounts : public Cli {
       "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAXtFaNRvHy8KfH5abVxt1vBEAWUwc/"
       "a0tlBzuTRzQ+D4iXNfFymRX32uliL+6avI07XbUpG+3vrAT9PMCiOAlQ= p256";
 };
+
+// Found by fuzzing (tests/fuzz/corpus/authorized_keys_lens/finding-1-*): such a file loaded and
+// every edit of it then failed with an internal error.
+TEST_F(Accounts, AnAuthorizedKeysFileWithAControlByteIsRefusedAndLeftAlone) {
+  fs::create_directories(keys().parent_path());
+  const std::string odd = kEc + "\n" + kEd.substr(0, 20) + "\x04" + kEd.substr(20) + "\n";
+  write(keys(), odd);
+  const auto r = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()));
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/home/alice/.ssh/authorized_keys:2: the line holds the control byte 0x04"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(read(keys()), odd);
+}
 
 TEST_F(Accounts, KeyAddCreatesTheFileSshdReadsWithTheRightOwnerAndModes) {
   const auto r = in_root("key add alice --pubkey " + quote((tmp_.path / "ed.pub").string()) +

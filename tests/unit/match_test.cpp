@@ -39,6 +39,22 @@ TEST(EvaluateBlock, AnswersMaybeForUnknownInputs) {
   EXPECT_EQ(evaluate_block(block, conn), Tri::kNo);
 }
 
+// sshd reads the port with a2port: a number or a TCP service name
+// (tests/fixtures/differential/value-passwordauthentication-219: `Match LocalPort ssh`).
+TEST(EvaluateBlock, LocalPortTakesAServiceNameAsSshdDoes) {
+  MatchBlock block;
+  block.criteria = {{"LocalPort", "ssh"}};
+  Connection conn;
+  conn.lport = "22";
+  EXPECT_EQ(evaluate_block(block, conn), Tri::kYes);
+  conn.lport = "2222";
+  EXPECT_EQ(evaluate_block(block, conn), Tri::kNo);
+  block.criteria = {{"LocalPort", "02222"}};
+  EXPECT_EQ(evaluate_block(block, conn), Tri::kYes);
+  block.criteria = {{"LocalPort", "no-such-service"}};
+  EXPECT_EQ(evaluate_block(block, conn), Tri::kNo);
+}
+
 TEST(EvaluateBlock, MatchAllAlwaysMatches) {
   MatchBlock block;
   block.criteria = {{"all", ""}};

@@ -59,6 +59,66 @@ TEST(PlanSet, ReportsLinesThatLose) {
   EXPECT_NE(plan.notes[0].text.find("has no effect"), std::string::npos);
 }
 
+TEST(PlanSet, EditsTheLastLineOfAKeywordWhoseLastLineWins) {
+  Tree t;
+  t.file(kMain, {line(1, "MaxStartups", {"20"}), line(2, "MaxStartups", {"5:50:20"})});
+  const Model m = t.model();
+  const Plan plan = plan_set(m, key("MaxStartups"), {"30"});
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(plan.edits[0].path, m.entries[1].directive->path);
+  ASSERT_EQ(plan.notes.size(), 1U);
+  EXPECT_EQ(plan.notes[0].where.line, 1);
+  EXPECT_NE(plan.notes[0].text.find("sshd uses the last value"), std::string::npos);
+  EXPECT_TRUE(plan_set(m, key("MaxStartups"), {"5:50:20"}).edits.empty());
+}
+
+TEST(PlanSet, EditsTheMatchAllLineThatOverridesTheGlobalOne) {
+  Tree t;
+  t.file(kMain, {line(1, "X11Forwarding", {"yes"})}, {block(2, {{"all", ""}}, {line(3, "X11Forwarding", {"yes"})})});
+  const Model m = t.model();
+  const Plan plan = plan_set(m, key("X11Forwarding"), {"no"});
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].path, m.entries[1].directive->path);
+  ASSERT_EQ(plan.notes.size(), 1U);
+  EXPECT_NE(plan.notes[0].text.find("the 'Match all' block's value overrides it"), std::string::npos);
+  const Plan unset = plan_unset(m, key("X11Forwarding"));
+  EXPECT_EQ(unset.edits.size(), 2U);  // both lines: sshd's default is left
+}
+
+TEST(PlanSetInBlock, EditsTheLastLineOfAKeywordWhoseLastLineWins) {
+  Tree t;
+  t.file(kMain, {}, {block(1, {{"User", "bob"}}, {line(2, "IPQoS", {"af21"}), line(3, "IPQoS", {"af42"})})});
+  const Model m = t.model();
+  const Plan plan = plan_set_in_block(m, key("IPQoS"), {"lowdelay"}, {{"User", "bob"}});
+  ASSERT_EQ(plan.edits.size(), 1U);
+  EXPECT_EQ(plan.edits[0].path, m.entries[1].directive->path);
+  ASSERT_EQ(plan.notes.size(), 1U);
+  EXPECT_NE(plan.notes[0].text.find("the last value in the block wins"), std::string::npos);
+  EXPECT_TRUE(plan_set_in_block(m, key("IPQoS"), {"af42"}, {{"User", "bob"}}).edits.empty());
+}
+
+// tests/fixtures/differential/edit-error-listenaddress-1-28: the edit failed ("cannot read
+// the label of $e3") because the plan removed the same line twice.
+TEST(PlanSet, AFileIncludedTwiceIsEditedOnce) {
+  Tree t;
+  t.file(kMain, {line(1, "Include", {"a.conf"}), line(2, "Include", {"/etc/ssh/a.conf"})});
+  t.file("/etc/ssh/a.conf", {line(1, "ListenAddress", {"10.9.9.9"}), line(2, "ListenAddress", {"[::1]:2201"}),
+                             line(3, "LoginGraceTime", {"30"})});
+  const Model m = t.model();
+  ASSERT_EQ(m.entries.size(), 6U);  // sshd reads the file twice, and so does the model
+  const Plan plan = plan_set(m, key("ListenAddress"), {"0.0.0.0"});
+  ASSERT_EQ(plan.edits.size(), 2U);
+  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
+  EXPECT_EQ(plan.edits[0].path, m.entries[0].directive->path);
+  EXPECT_EQ(plan.edits[1].kind, Edit::Kind::kRemove);
+  EXPECT_EQ(plan.edits[1].path, m.entries[1].directive->path);
+  EXPECT_EQ(plan_unset(m, key("ListenAddress")).edits.size(), 2U);
+  const Plan grace = plan_set(m, key("LoginGraceTime"), {"60"});
+  ASSERT_EQ(grace.edits.size(), 1U);
+  EXPECT_TRUE(grace.notes.empty()) << "the line does not lose to itself: " << grace.notes[0].text;
+}
+
 TEST(PlanSet, AccumulatingKeywordKeepsOneLine) {
   Tree t = testing::debian_cloud();
   t.files[kMain].global.push_back(line(14, "Port", {"22"}));

@@ -119,6 +119,85 @@ TEST(ResolveGlobal, MatchAllLinesAreGlobal) {
   EXPECT_TRUE(resolve_global(t.model(), key("X11Forwarding")).values.empty());
 }
 
+// sshd -T (and every connection) reads the files again with the connection's details, and a
+// matching block's value replaces the global one: `Match all` always matches.
+// (tests/fixtures/differential/value-allowtcpforwarding-205: sshd -T says yes, i.e. "all")
+TEST(ResolveGlobal, MatchAllValueOverridesTheGlobalLines) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "AllowTcpForwarding", {"\"local\""})},
+         {block(2, {{"All", ""}}, {line(3, "AllowTcpForwarding", {"all"})})});
+  const Model m = t.model();
+  const auto eff = resolve_global(m, key("AllowTcpForwarding"));
+  EXPECT_EQ(eff.values, std::vector<std::string>{"all"});
+  ASSERT_EQ(eff.sources.size(), 1U);
+  EXPECT_EQ(eff.sources[0]->directive->line, 3);
+  EXPECT_TRUE(eff.from_match);
+  ASSERT_EQ(eff.ignored.size(), 1U);
+  EXPECT_EQ(eff.ignored[0]->directive->line, 1);
+  EXPECT_EQ(resolve_for(m, key("AllowTcpForwarding"), user("bob"), Unknown::kIgnore).values,
+            std::vector<std::string>{"all"});
+}
+
+// tests/fixtures/differential/value-hostkey-532: sshd lists the key twice.
+TEST(ResolveGlobal, AGlobalOnlyKeywordInMatchAllAddsToTheGlobalLines) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "HostKey", {"/etc/ssh/ssh_host_ecdsa_key"})},
+         {block(2, {{"ALL", ""}}, {line(3, "HostKey", {"/etc/ssh/ssh_host_ecdsa_key"})})});
+  const Model m = t.model();
+  EXPECT_EQ(resolve_global(m, key("HostKey")).values.size(), 2U);
+  EXPECT_EQ(resolve_for(m, key("HostKey"), user("bob"), Unknown::kIgnore).values.size(), 2U);
+}
+
+TEST(ResolveGlobal, MatchAllReplacesAnAccumulatedList) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "AllowUsers", {"alice"}), line(2, "AllowUsers", {"bob"})},
+         {block(3, {{"all", ""}}, {line(4, "AllowUsers", {"carol"})})});
+  const Model m = t.model();
+  const auto eff = resolve_global(m, key("AllowUsers"));
+  EXPECT_EQ(eff.values, std::vector<std::string>{"carol"});
+  EXPECT_EQ(eff.ignored.size(), 2U);
+}
+
+// servconf.c assigns these on every line: the last line wins, unlike sshd_config(5)'s rule.
+// (tests/fixtures/differential/value-fingerprinthash-167, value-maxstartups-218, …)
+TEST(ResolveGlobal, LastLineWinsForTheKeywordsSshdOverrides) {
+  for (const char* name : {"FingerprintHash", "IPQoS", "MaxStartups", "PerSourceMaxStartups", "PerSourceNetBlockSize",
+                           "StreamLocalBindMask", "UnusedConnectionTimeout"}) {
+    Tree t;
+    t.file("/etc/ssh/sshd_config", {line(1, name, {"first"}), line(2, name, {"middle"}), line(3, name, {"last"})});
+    const Model m = t.model();
+    const auto eff = resolve_global(m, key(name));
+    EXPECT_EQ(eff.values, std::vector<std::string>{"last"}) << name;
+    ASSERT_EQ(eff.sources.size(), 1U) << name;
+    EXPECT_EQ(eff.sources[0]->directive->line, 3) << name;
+    EXPECT_EQ(eff.ignored.size(), 2U) << name;
+  }
+  Tree first;
+  first.file("/etc/ssh/sshd_config", {line(1, "LoginGraceTime", {"10"}), line(2, "LoginGraceTime", {"20"})});
+  EXPECT_EQ(resolve_global(first.model(), key("LoginGraceTime")).values, std::vector<std::string>{"10"});
+}
+
+TEST(ResolveFor, LastMatchingLineWinsForIPQoS) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "IPQoS", {"lowdelay"})},
+         {block(2, {{"User", "bob"}}, {line(3, "IPQoS", {"af21"})}),
+          block(4, {{"Address", "10.0.0.0/8"}}, {line(5, "IPQoS", {"af42"})})});
+  const Model m = t.model();
+  EXPECT_EQ(resolve_for(m, key("IPQoS"), user("bob", "10.1.2.3"), Unknown::kIgnore).values,
+            std::vector<std::string>{"af42"});
+  EXPECT_EQ(resolve_for(m, key("IPQoS"), user("bob", "192.0.2.1"), Unknown::kIgnore).values,
+            std::vector<std::string>{"af21"});
+  // bob from an unknown address: the second block may decide too
+  EXPECT_EQ(possible_deciders(m, key("IPQoS"), user("bob")).lines.size(), 2U);
+}
+
+TEST(ResolveGlobal, SubsystemNameMayBeQuoted) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "Subsystem", {"\"sftp\"", "internal-sftp"})});
+  EXPECT_EQ(resolve_global(t.model(), OptionKey{find_keyword("Subsystem"), "sftp"}).values,
+            std::vector<std::string>{"internal-sftp"});
+}
+
 TEST(ResolveGlobal, SubsystemIsKeyedByName) {
   Tree t;
   t.file("/etc/ssh/sshd_config",

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct augeas;
@@ -63,6 +64,12 @@ namespace sshdctl::aug {
 // through its tree; text() renders it. A missing final newline is added for the lens and taken
 // away again; an empty file is not written at all (Augeas would start new content with a blank
 // line).
+// Refuses (ErrorKind::kConfigParse, file:line) content with a byte 0x00–0x04: Augeas encodes
+// its trees with 0x01–0x04 (lens.h ENC_*), so a value holding one parses but the tree cannot
+// be written back (found by fuzzing), and it reads a NUL as the end of the text. Nothing is
+// loaded, so nothing can be written.
+void refuse_control_bytes(std::string_view content, const std::string& file);
+
 class MirroredFile {
  public:
   MirroredFile(const std::string& content, const std::string& lens, const std::string& lens_dir,

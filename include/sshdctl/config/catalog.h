@@ -14,6 +14,8 @@ enum class Combine {
   kFirstWins,     // the first value obtained is used (sshd_config(5))
   kAccumulate,    // every line adds values (Port, ListenAddress, HostKey, AcceptEnv, Allow/Deny…)
   kPerSubsystem,  // Subsystem: the first line for each subsystem name wins
+  kLastWins,      // every line overrides the one before (sshd's parser assigns these without
+                  // asking whether a value was set: FingerprintHash, IPQoS, MaxStartups, …)
 };
 
 enum class Grammar {
@@ -67,6 +69,11 @@ struct Keyword {
   OpenSshVersion until{};
   std::string_view old_name{};
 };
+
+// Keywords whose value is the rest of the line, '#' and all (servconf.c takes the text after
+// the keyword as it is): ForceCommand, VersionAddendum, AuthorizedKeysCommand,
+// AuthorizedPrincipalsCommand. A trailing "# …" there is part of the value, not a comment.
+bool takes_rest_of_line(std::string_view keyword);
 
 // Case-insensitive lookup; nullptr when sshd does not know the keyword.
 const Keyword* find_keyword(std::string_view name);

@@ -46,8 +46,8 @@ enum class Unknown {
   kAssume,  // as matching (pessimistic: "could this override?")
 };
 
-// The value sshd uses without a connection (what `sshd -T` prints without -C): lines
-// outside Match blocks and in `Match all` blocks.
+// The value sshd uses without a connection (what `sshd -T` prints without -C): the lines
+// outside Match blocks, unless a `Match all` block sets it (that block's value wins).
 Effective resolve_global(const Model& model, const OptionKey& key);
 
 // The value for a connection (what `sshd -T -C ...` prints): the first value from a
@@ -55,7 +55,8 @@ Effective resolve_global(const Model& model, const OptionKey& key);
 Effective resolve_for(const Model& model, const OptionKey& key, const Connection& conn, Unknown unknown);
 
 // Every line that may decide `key` for a connection whose unknown details could be anything:
-// the Match lines that may apply, up to and including the first one that certainly applies;
+// the Match lines that may apply, up to and including the first one that certainly applies
+// (all of them for a keyword whose last line wins);
 // `global` says whether the global value (or sshd's default) may decide too.
 struct Deciders {
   std::vector<const Entry*> lines;
