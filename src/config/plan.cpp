@@ -168,6 +168,14 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
     }
   } else {
     const Entry& winner = *eff.sources.front();
+    if (is_vendor_file(winner.file) && (kw.combine == Combine::kLastWins || winner.context >= 0))
+      // A line in the drop-in, read before the vendor file's, would lose to it.
+      throw Error(ErrorKind::kUnsupported,
+                  std::string(kw.name) + " is decided by this line of a vendor file (" +
+                      (winner.context >= 0 ? "a 'Match all' block" : "its last line wins") +
+                      "), which an override from " + kOverrideDropIn +
+                      " cannot beat; copy the vendor file to /etc/ssh and edit it there",
+                  where(winner));
     if (is_vendor_file(winner.file)) {
       plan.edits.push_back(Edit{Edit::Kind::kInsertGlobal, {}, kOverrideDropIn, setting, {}, {}});
       plan.notes.push_back(

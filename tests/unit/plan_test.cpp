@@ -168,6 +168,18 @@ TEST(PlanSet, VendorFilesAreOverriddenFromEtc) {
   EXPECT_EQ(plan.edits[0].file, kOverrideDropIn);
 }
 
+TEST(PlanSet, AVendorLineThatADropInCannotBeatIsRefused) {
+  Tree t;
+  t.file("/usr/etc/ssh/sshd_config",
+         {line(1, "Include", {"/etc/ssh/sshd_config.d/*.conf"}), line(5, "MaxStartups", {"10:30:100"})},
+         {block(7, {{"all", ""}}, {line(8, "X11Forwarding", {"yes"})})});
+  t.glob("/etc/ssh/sshd_config.d/*.conf", {});
+  const Model m = t.model("/usr/etc/ssh/sshd_config");
+  EXPECT_THROW(plan_set(m, key("MaxStartups"), {"20"}), Error);    // its last line wins
+  EXPECT_THROW(plan_set(m, key("X11Forwarding"), {"no"}), Error);  // Match all wins
+  EXPECT_EQ(plan_set(m, key("PermitRootLogin"), {"yes"}).edits.size(), 1U);
+}
+
 TEST(PlanSetInBlock, EditsTheExistingBlockOrAppendsANewOne) {
   Tree t;
   t.file(kMain, {line(1, "PermitRootLogin", {"no"})},
