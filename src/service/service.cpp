@@ -123,9 +123,8 @@ class SystemdManager : public ServiceManager {
         rethrow(e, unit_, host_.name());
       }
       if (before.kill_mode == "process" && (before.active_state == "active" || before.active_state == "reloading")) {
-        reset_failed(unit_);
         known_ = before;
-        ActionResult r = run_job(unit_, "restart", "RestartUnit", timeout);
+        ActionResult r = restart(timeout);
         r.note = "sshd runs with " + active_socket_ +
                  "'s socket, and a SIGHUP would make it exit: restarted instead, now " + r.after.active_state + "/" +
                  r.after.sub_state + ", main pid " + std::to_string(r.after.main_pid) +
