@@ -1,7 +1,10 @@
 #include "sshdctl/config/model.h"
 
+#include <optional>
+
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/config/catalog.h"
 
 namespace sshdctl::config {
 
@@ -14,6 +17,18 @@ struct Flattener {
   const TreeLookup& lookup;
   const IncludeExpander& expand;
   Model& model;
+  // The first line sshd's own first reading refuses as "not allowed within a Match block": a
+  // keyword that is global only, in a block that reading leaves inactive (any but `Match all`,
+  // and everything in a file included from such a block). sshd reads depth first and stops at
+  // its first error, so where the nesting runs too deep, a line read before that is what it
+  // names. Elsewhere sshd -t names such a line itself.
+  std::optional<Error> misplaced;
+
+  [[nodiscard]] bool first_reading_active(int context) const {
+    for (; context >= 0; context = model.contexts[static_cast<std::size_t>(context)].parent)
+      if (!model.contexts[static_cast<std::size_t>(context)].block->is_all()) return false;
+    return true;
+  }
 
   void directives(const std::vector<Directive>& list, const std::string& file, int context, int depth) {
     for (const auto& d : list) {
@@ -24,13 +39,20 @@ struct Flattener {
         }
         continue;
       }
+      if (!misplaced && context >= 0 && !first_reading_active(context))
+        if (const Keyword* kw = find_keyword(d.keyword); kw != nullptr && !kw->match_allowed)
+          misplaced = Error(ErrorKind::kConfigParse,
+                            "Directive '" + std::string(kw->name) + "' is not allowed within a Match block",
+                            Location{{}, file, d.line});
       model.entries.push_back(Entry{&d, file, context});
     }
   }
 
   void file(const std::string& path, int parent_context, int depth, const Location& from) {
-    if (depth > kMaxIncludeDepth)
+    if (depth > kMaxIncludeDepth) {
+      if (misplaced) throw *misplaced;
       throw Error(ErrorKind::kConfigParse, "Include nested too deeply (more than 16 levels)", from);
+    }
     const FileTree* tree = lookup(path);
     if (tree == nullptr) return;  // a pattern that names a missing file is fine for sshd
     model.files.push_back(path);
@@ -64,7 +86,7 @@ std::string include_pattern_path(const std::string& pattern) {
 Model flatten(const std::string& main_file, const TreeLookup& lookup, const IncludeExpander& expand) {
   Model model;
   model.main_file = main_file;
-  Flattener f{lookup, expand, model};
+  Flattener f{lookup, expand, model, std::nullopt};
   f.file(main_file, -1, 0, {});
   return model;
 }

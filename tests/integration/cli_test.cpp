@@ -301,6 +301,28 @@ TEST_F(Cli, SelfIncludingFileIsRefusedWithItsLine) {
       << r.out;
 }
 
+// sshd reads depth first and stops at its first error: a self-include inside a Match block
+// pulls the file's global-only lines into the block, and that line is what sshd names, before
+// the nesting runs too deep (tests/fixtures/differential/refusal-location-tree-286).
+TEST_F(Cli, SelfIncludeInsideMatchNamesTheLineTheBlockCannotHold) {
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nMatch User bob\nInclude /etc/ssh/sshd_config.d/*.conf\n");
+  const std::string before = config("etc/ssh/sshd_config.d/50-cloud-init.conf");
+  const auto r = in_root("set PasswordAuthentication no");
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config.d/50-cloud-init.conf:1: Directive 'HostKey' is not allowed within a "
+                       "Match block"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(config("etc/ssh/sshd_config.d/50-cloud-init.conf"), before);
+  // Under Match all sshd's first reading keeps the block active: the nesting is the error.
+  write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf",
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nMatch all\nInclude /etc/ssh/sshd_config.d/*.conf\n");
+  const auto all = in_root("show");
+  EXPECT_EQ(all.code, 5) << all.out;
+  EXPECT_NE(all.out.find("50-cloud-init.conf:3: Include nested too deeply"), std::string::npos) << all.out;
+}
+
 TEST_F(Cli, MissingFinalNewlineStaysMissing) {
   use("hostile-trailing-match");
   ASSERT_NE(config().back(), '\n');
