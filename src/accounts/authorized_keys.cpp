@@ -316,7 +316,21 @@ std::optional<std::time_t> key_expiry(const PublicKey& key) {
   return std::nullopt;
 }
 
-std::string expiry_value(std::time_t when) { return text::utc(when, "%Y%m%d%H%M%SZ"); }
+std::string expiry_value(std::time_t when, std::optional<long> local_offset_s) {
+  if (local_offset_s) return text::utc(when + *local_offset_s, "%Y%m%d%H%M%S");
+  return text::utc(when, "%Y%m%d%H%M%SZ");
+}
+
+std::optional<long> parse_utc_offset(std::string_view text) {
+  const std::string t = text::trim(std::string(text));
+  if (t.size() != 5 || (t[0] != '+' && t[0] != '-') || t.find_first_not_of("0123456789", 1) != std::string::npos)
+    return std::nullopt;
+  const long hours = (t[1] - '0') * 10 + (t[2] - '0');
+  const long minutes = (t[3] - '0') * 10 + (t[4] - '0');
+  if (hours > 14 || minutes > 59) return std::nullopt;
+  const long seconds = hours * 3600 + minutes * 60;
+  return t[0] == '-' ? -seconds : seconds;
+}
 
 KeyPair generate_ed25519(const std::string& comment) {
   ssh_key raw = nullptr;

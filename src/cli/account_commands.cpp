@@ -287,11 +287,33 @@ KeyListReport key_list(Context& ctx, const std::string& user) {
   return report;
 }
 
+namespace {
+
+// OpenSSH before 8.7 reads expiry-time in sshd's time zone and knows no Z suffix (a "…Z" value
+// makes it refuse the key): there the time is written as the target's local time, its offset
+// asked of the target (`date +%z`, one program run, on those releases only). An unknown
+// release is treated the same way, since the local form is read alike by every release.
+std::optional<long> sshd_local_offset(host::Host& target) {
+  const auto version = config::parse_openssh_version(target.openssh_version());
+  if (version.known() && !(version < config::OpenSshVersion{8, 7})) return std::nullopt;
+  const auto r = target.run({"/bin/date", "+%z"});
+  const auto offset = r.exit_code == 0 ? accounts::parse_utc_offset(r.out) : std::nullopt;
+  if (!offset)
+    throw Error(ErrorKind::kInternal,
+                "cannot read the target's time zone (date +%z: " + text::trim(r.err + r.out) + "), which OpenSSH " +
+                    (version.known() ? config::to_string(version) : std::string("of an unknown release")) +
+                    " reads expiry-time in",
+                Location{target.name(), {}, 0});
+  return offset;
+}
+
+}  // namespace
+
 TempKey tempkey(Context& ctx, const std::string& user, long ttl_seconds) {
   if (ttl_seconds <= 0) throw Error(ErrorKind::kBadInput, "--ttl must be positive");
   const std::time_t expires = std::time(nullptr) + ttl_seconds;
   TempKey out;
-  out.expires = accounts::expiry_value(expires);
+  out.expires = accounts::expiry_value(expires, sshd_local_offset(*ctx.target));
   auto pair = accounts::generate_ed25519("sshdctl-tempkey " + user + " until " + out.expires);
   pair.public_key.options.push_back(accounts::KeyOption{"expiry-time", out.expires});
   out.change = key_add(ctx, user, pair.public_key, false);

@@ -174,8 +174,14 @@ std::vector<Keyword> build_catalog() {
   // comparing with sshd -T on generated trees: tests/fixtures/differential/value-*).
   for (auto& kw : k)
     for (const std::string_view last : {"FingerprintHash", "IPQoS", "MaxStartups", "PerSourceMaxStartups",
-                                        "PerSourceNetBlockSize", "StreamLocalBindMask", "UnusedConnectionTimeout"})
+                                        "PerSourceNetBlockSize", "StreamLocalBindMask"})
       if (kw.name == last) kw.combine = Combine::kLastWins;
+  // RekeyLimit: servconf.c sets the amount and the interval each while it is unset.
+  for (auto& kw : k)
+    if (kw.name == "RekeyLimit") kw.combine = Combine::kFirstPerPart;
+  // UnusedConnectionTimeout: "none" is assigned like those, a time only while unset.
+  for (auto& kw : k)
+    if (kw.name == "UnusedConnectionTimeout") kw.combine = Combine::kNoneOverrides;
   // Old spellings sshd still accepts: steer new edits to the current names.
   for (auto& kw : k)
     if (kw.name == "ChallengeResponseAuthentication" || kw.name == "PubkeyAcceptedKeyTypes" ||

@@ -38,12 +38,36 @@ std::vector<const Entry*> distinct_lines(const std::vector<const Entry*>& entrie
   return out;
 }
 
+// The other lines a new value must also replace to decide, given the lines that set the
+// keyword where the winner is, in sshd's order: for kNoneOverrides and a value other than
+// "none", the first line and every "none" line (each overrides a time); for kFirstPerPart and
+// a value without an interval (RekeyLimit 1G), every later line that gives one (it would).
+std::vector<const Entry*> also_replace(const OptionKey& key, const std::vector<const Entry*>& lines,
+                                       const Entry& winner, const std::vector<std::string>& wanted) {
+  std::vector<const Entry*> out;
+  const Keyword& kw = *key.keyword;
+  if (kw.combine == Combine::kNoneOverrides && !overrides_earlier(kw, wanted)) {
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (lines[i]->directive != winner.directive && (i == 0 || overrides_earlier(kw, option_values(*lines[i], key))))
+        out.push_back(lines[i]);
+  } else if (kw.combine == Combine::kFirstPerPart && (wanted.size() < 2 || text::unquote(wanted[1]) == "none")) {
+    for (const Entry* e : lines) {
+      const auto v = option_values(*e, key);
+      if (e->directive != winner.directive && v.size() > 1 && text::unquote(v[1]) != "none") out.push_back(e);
+    }
+  }
+  return distinct_lines(out);
+}
+
 void note_ignored(Plan& plan, const Effective& eff) {
   if (eff.sources.empty()) return;
   const Entry& winner = *eff.sources.front();
-  const bool last = option_of(winner.directive->keyword)->combine == Combine::kLastWins;
+  const Keyword& kw = *option_of(winner.directive->keyword);
+  const bool last = kw.combine == Combine::kLastWins;
+  const bool none = kw.combine == Combine::kNoneOverrides && overrides_earlier(kw, eff.values);
   const auto why = [&](const Entry& e) -> std::string {
     if (eff.from_match && e.context < 0) return "the 'Match all' block's value overrides it";
+    if (none) return "sshd takes a 'none' over any other value";
     return last ? "sshd uses the last value" : "sshd uses the first value";
   };
   for (const Entry* e : distinct_lines(eff.ignored))
@@ -168,11 +192,21 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
     }
   } else {
     const Entry& winner = *eff.sources.front();
-    if (is_vendor_file(winner.file) && (kw.combine == Combine::kLastWins || winner.context >= 0))
+    // Where the winner is (the 'Match all' blocks, or the lines outside blocks), in sshd's order.
+    std::vector<const Entry*> decided = eff.sources;
+    for (const Entry* e : eff.ignored)
+      if ((e->context >= 0) == (winner.context >= 0)) decided.push_back(e);
+    std::sort(decided.begin(), decided.end());  // entries are one vector, in sshd's order
+    const auto others = also_replace(key, decided, winner, wanted);
+    const bool none_wins = kw.combine == Combine::kNoneOverrides && !others.empty();
+    if (is_vendor_file(winner.file) && (kw.combine == Combine::kLastWins || winner.context >= 0 || !others.empty()))
       // A line in the drop-in, read before the vendor file's, would lose to it.
       throw Error(ErrorKind::kUnsupported,
                   std::string(kw.name) + " is decided by this line of a vendor file (" +
-                      (winner.context >= 0 ? "a 'Match all' block" : "its last line wins") +
+                      (winner.context >= 0 ? "a 'Match all' block"
+                       : none_wins         ? "its 'none' overrides any time"
+                       : !others.empty()   ? "a later line gives the interval"
+                                           : "its last line wins") +
                       "), which an override from " + kOverrideDropIn +
                       " cannot beat; copy the vendor file to /etc/ssh and edit it there",
                   where(winner));
@@ -182,6 +216,16 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
           {where(winner), "vendor file left as it is; overridden from " + std::string(kOverrideDropIn)});
     } else {
       plan.edits.push_back(replace(winner, values));
+      for (const Entry* e : others) {
+        require_editable(*e);
+        plan.edits.push_back(replace(*e, values));
+        plan.notes.push_back(
+            {where(*e), "replaced '" + describe(*e) + "' too: " + std::string(kw.name) +
+                            (kw.combine == Combine::kFirstPerPart
+                                 ? " takes its interval from the first line that gives one"
+                                 : " takes a 'none' line, or else the first line, over any other")});
+      }
+      if (!others.empty()) return plan;
     }
     note_ignored(plan, eff);
   }
@@ -220,7 +264,13 @@ Plan plan_set_in_block(const Model& model, const OptionKey& key, const std::vect
     return plan;
   }
   const bool last = kw.combine == Combine::kLastWins;
-  const Entry& winner = last ? *lines.back() : *lines.front();
+  const Entry* decides = last ? lines.back() : lines.front();
+  for (const Entry* e : lines)  // kNoneOverrides: the first "none", if any
+    if (kw.combine == Combine::kNoneOverrides && overrides_earlier(kw, option_values(*e, key))) {
+      decides = e;
+      break;
+    }
+  const Entry& winner = *decides;
   std::vector<std::string> current;
   for (const Entry* e : lines) {
     if (kw.combine != Combine::kAccumulate && e != &winner) continue;
@@ -229,9 +279,11 @@ Plan plan_set_in_block(const Model& model, const OptionKey& key, const std::vect
   }
   if (same_values(kw, current, value_words(key, values)) && (kw.combine != Combine::kAccumulate || lines.size() == 1))
     return plan;
+  const auto others = also_replace(key, lines, winner, value_words(key, values));
   plan.edits.push_back(replace(winner, values));
+  for (const Entry* e : others) plan.edits.push_back(replace(*e, values));
   for (const Entry* e : lines) {
-    if (e == &winner) continue;
+    if (e == &winner || std::find(others.begin(), others.end(), e) != others.end()) continue;
     if (kw.combine == Combine::kAccumulate) {
       plan.edits.push_back(remove(*e));
     } else {

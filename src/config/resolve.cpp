@@ -9,20 +9,49 @@ namespace sshdctl::config {
 namespace {
 
 // Collects the effective value over the entries accepted by `active`.
+// kFirstPerPart: the parts a line gives (RekeyLimit's interval "none" is none).
+std::vector<std::string> parts_of(std::vector<std::string> values) {
+  if (values.size() > 1 && text::unquote(values[1]) == "none") values.resize(1);  // case-sensitive, as sshd
+  return values;
+}
+
+// kFirstPerPart: the interval of `parts` (a later line's, or the global lines' under a block
+// that gives none) where the lines before left it unset. True if it was taken.
+bool take_missing_part(Effective& result, const std::vector<std::string>& parts, const Entry* from) {
+  if (result.values.size() != 1 || parts.size() < 2) return false;
+  result.values.push_back(parts[1]);
+  result.sources.push_back(from);
+  return true;
+}
+
 template <typename Active>
 Effective collect(const Model& model, const OptionKey& key, Active active) {
   Effective result;
   const bool accumulates = key.keyword->combine == Combine::kAccumulate;
+  const bool per_part = key.keyword->combine == Combine::kFirstPerPart;
   for (const auto& entry : model.entries) {
     if (!sets_option(entry, key) || !active(entry)) continue;
+    if (per_part) {
+      const auto parts = parts_of(option_values(entry, key));
+      if (result.sources.empty()) {
+        result.values = parts;
+        result.sources.push_back(&entry);
+      } else if (!take_missing_part(result, parts, &entry)) {
+        result.ignored.push_back(&entry);
+      }
+      continue;
+    }
     if (result.sources.empty() || accumulates) {
       const auto values = option_values(entry, key);
       result.values.insert(result.values.end(), values.begin(), values.end());
       result.sources.push_back(&entry);
-    } else if (key.keyword->combine == Combine::kLastWins) {
+    } else if (auto values = option_values(entry, key);
+               overrides_earlier(*key.keyword, values) &&
+               // a second "none" changes nothing: the first stays the line that decides
+               (key.keyword->combine != Combine::kNoneOverrides || !overrides_earlier(*key.keyword, result.values))) {
       result.ignored.push_back(result.sources.front());
       result.sources = {&entry};
-      result.values = option_values(entry, key);
+      result.values = std::move(values);
     } else {
       result.ignored.push_back(&entry);
     }
@@ -45,6 +74,11 @@ std::vector<std::string> comma_items(const std::vector<std::string>& words) {
 }
 
 }  // namespace
+
+bool overrides_earlier(const Keyword& keyword, const std::vector<std::string>& values) {
+  if (keyword.combine == Combine::kLastWins) return true;
+  return keyword.combine == Combine::kNoneOverrides && values.size() == 1 && text::iequals(text::unquote(values[0]), "none");
+}
 
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b) {
   if (keyword.shape == Shape::kCommaList) return comma_items(a) == comma_items(b);
@@ -87,6 +121,20 @@ bool is_baseline_context(const Model& model, int context) {
   return true;
 }
 
+namespace {
+
+// kFirstPerPart under a block that gives no interval: sshd copies from the block only what it
+// set (copy_set_server_options), so the interval of the lines outside blocks stays.
+void take_global_part(const Model& model, const OptionKey& key, Effective& result) {
+  if (key.keyword->combine != Combine::kFirstPerPart || result.values.size() != 1) return;
+  const Effective global = collect(model, key, [](const Entry& entry) { return entry.context < 0; });
+  if (global.values.size() < 2) return;
+  take_missing_part(result, global.values, global.sources.back());
+  std::erase(result.ignored, global.sources.back());
+}
+
+}  // namespace
+
 Effective resolve_global(const Model& model, const OptionKey& key) {
   // sshd -T (and every connection) reads the files again with the connection's details, and a
   // matching block's value overrides the global lines' (servconf.c, copy_set_server_options):
@@ -104,6 +152,7 @@ Effective resolve_global(const Model& model, const OptionKey& key) {
     result.from_match = true;
     for (const auto& entry : model.entries)
       if (entry.context < 0 && sets_option(entry, key)) result.ignored.push_back(&entry);
+    take_global_part(model, key, result);
   } else {
     result = collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
   }
@@ -134,6 +183,7 @@ Effective resolve_for(const Model& model, const OptionKey& key, const Connection
     for (const auto& entry : model.entries)
       if (is_baseline_context(model, entry.context) && entry.context < 0 && sets_option(entry, key))
         result.ignored.push_back(&entry);
+    take_global_part(model, key, result);
   } else {
     result = collect(model, key, [&](const Entry& entry) { return is_baseline_context(model, entry.context); });
   }
@@ -177,7 +227,12 @@ Deciders possible_deciders(const Model& model, const OptionKey& key, const Conne
     d.lines.push_back(&entry);
     if (t == Tri::kYes) {
       d.global = false;
-      if (key.keyword->combine != Combine::kLastWins) break;  // else a later line may still win
+      // A later line may still win where it overrides (any line of kLastWins, a "none" of
+      // kNoneOverrides over a time); nothing overrides a "none".
+      const Combine combine = key.keyword->combine;
+      if (combine != Combine::kLastWins &&
+          (combine != Combine::kNoneOverrides || overrides_earlier(*key.keyword, option_values(entry, key))))
+        break;
     }
   }
   return d;

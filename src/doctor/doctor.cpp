@@ -205,10 +205,24 @@ class Doctor {
       fix(f, sshdctl("service restart"));
     }
     if (target_.has_program("/usr/bin/systemctl")) {
-      const auto enabled = target_.run({"/usr/bin/systemctl", "is-enabled", status.unit});
-      const std::string word = text::trim(enabled.out);
-      if (word == "enabled" || word == "static" || word == "alias" || word == "indirect") {
+      // sshd comes up at boot through its service or through its socket (socket activation:
+      // ssh.socket enabled, ssh.service disabled, as Ubuntu 22.10+ ships it): ask of both.
+      const auto dot = status.unit.rfind('.');
+      const std::string stem = status.unit.substr(0, dot);
+      const std::string other = stem + (status.unit.compare(dot, std::string::npos, ".socket") == 0 ? ".service" : ".socket");
+      const auto enabled = target_.run({"/usr/bin/systemctl", "is-enabled", status.unit, other});
+      const auto words = text::lines(text::trim(enabled.out));
+      const auto boots = [](const std::string& w) {
+        return w == "enabled" || w == "static" || w == "alias" || w == "indirect";
+      };
+      const std::string word = words.empty() ? std::string() : text::trim(words[0]);
+      const std::string other_word = words.size() == 2 ? text::trim(words[1]) : std::string();
+      if (boots(word)) {
         add("service", "starts at boot", Status::kOk, status.unit + " is " + word);
+      } else if (boots(other_word)) {
+        add("service", "starts at boot", Status::kOk,
+            other + " is " + other_word + " (" + status.unit + " is " + (word.empty() ? "not enabled" : word) +
+                "): it brings sshd up at boot");
       } else {
         auto& f = add("service", "starts at boot", Status::kWarn,
                       status.unit + " is " + (word.empty() ? "not enabled" : word) + ": sshd will not start at boot");

@@ -300,7 +300,7 @@ class SystemdManager : public ServiceManager {
     for (const auto& unit : units) {
       proxies.push_back(sdbus::createProxy(*connection_, kDestination, unit_path(unit)));
       const bool service = unit.size() > 8 && unit.compare(unit.size() - 8, 8, ".service") == 0;
-      answers.emplace_back(ask(*proxies.back(), kUnit, {"LoadState", "ActiveState", "SubState"}),
+      answers.emplace_back(ask(*proxies.back(), kUnit, {"LoadState", "ActiveState", "SubState", "UnitFileState"}),
                            service ? ask(*proxies.back(), kService, {"MainPID", "KillMode"}) : nullptr);
     }
     const bool all = wait_until(
@@ -323,6 +323,7 @@ class SystemdManager : public ServiceManager {
       st.load_state = text("LoadState");
       st.active_state = text("ActiveState");
       st.sub_state = text("SubState");
+      st.unit_file_state = text("UnitFileState");
       st.socket_activated = text::lower(units[i]).find(".socket") != std::string::npos;
       if (answers[i].second && !answers[i].second->error && st.load_state == "loaded")
         if (const auto it = answers[i].second->values.find("MainPID"); it != answers[i].second->values.end())
@@ -363,7 +364,9 @@ class SystemdManager : public ServiceManager {
   }
 
   // The unit that runs sshd here: an active ssh.service or sshd.service; else an active
-  // ssh.socket (socket activation); else the first one that exists.
+  // ssh.socket (socket activation); else, with none running, the first one that starts at boot
+  // (where ssh.socket is enabled and ssh.service not, the socket is how sshd comes up), else
+  // the first one that exists.
   std::string detect() {
     const std::vector<std::string> candidates{"ssh.socket", "sshd.socket", "ssh.service", "sshd.service"};
     const auto states = read_statuses(candidates);
@@ -379,6 +382,10 @@ class SystemdManager : public ServiceManager {
         return unit;
       }
       if (!loaded) loaded = unit;
+    }
+    for (const char* unit : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
+      const auto& st = *std::find_if(states.begin(), states.end(), [&](const UnitStatus& x) { return x.unit == unit; });
+      if (st.load_state == "loaded" && st.unit_file_state == "enabled") return unit;
     }
     if (!loaded)
       throw Error(ErrorKind::kNotFound,

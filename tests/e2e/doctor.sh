@@ -40,12 +40,20 @@ run_fix() {
 }
 ecs_login() { "$lab" ssh "$H" id -un 2>&1 || true; }
 
+# what differs on the socket flavors: ssh.socket's Listen is what should listen, and it is the
+# unit that brings sshd up (ssh.service is disabled there)
+flavor=$(flavor_of "$H")
+listens=22 boot_unit=ssh.service
+if [[ $flavor == *socket ]]; then listens="[::]:22" boot_unit=ssh.socket; fi
+sudo_args "$flavor"
+
 # --- healthy ------------------------------------------------------------------------------
 doctor --user ecs-user
 check_rc "healthy host: doctor --user ecs-user exits 0" 0
 check_has "... sshd runs" "✓ sshd runs: ssh.service is active/running" "$OUT"
-check_has "... something listens on port 22" "✓ port open: something listens on 22" "$OUT"
+check_has "... something listens on port 22" "✓ port open: something listens on $listens" "$OUT"
 check_has "... the decision names the file:line" "PasswordAuthentication no  [/etc/ssh/sshd_config.d/50-cloud-init.conf:1]" "$OUT"
+check_has "... starts at boot through $boot_unit" "✓ starts at boot: $boot_unit is enabled" "$OUT"
 check_has "... a way in: the key" "✓ a way in: ecs-user can log in with publickey (1 key(s))" "$OUT"
 check_has "... the firewall was read (nft)" "✓ nft list ruleset: no rule drops or rejects tcp port 22" "$OUT"
 check_has "... verdict" "verdict: nothing keeps ecs-user from logging in" "$OUT"
@@ -57,17 +65,18 @@ check_has "... PermitRootLogin no from sshd_config, fixed by root-login enable" 
 capture hx "$H" "$bin" --json doctor --user ecs-user
 check_has "--json: the verdict for programs" '"login":"works"' "$OUT"
 capture "$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5 \
-    doctor --user ecs-user
+    "${SUDO_ARGS[@]}" doctor --user ecs-user
 check_rc "over --host: exit 0" 0
 check_has "... the client address is this session's (SSH_CONNECTION)" \
     "from $LAB_CONTROLLER_ADDR? (SSH_CONNECTION of this session)" "$OUT"
 
 # --- sshd stopped -------------------------------------------------------------------------
-hx "$H" systemctl stop ssh
+# (under socket activation the socket too: it would start sshd at the next connection)
+if [[ $boot_unit == ssh.socket ]]; then hx "$H" systemctl stop ssh.socket ssh.service; else hx "$H" systemctl stop ssh; fi
 doctor --user ecs-user
 check_rc "sshd stopped: exit 1" 1
-check_has "... ✗ sshd runs" "$fail_mark sshd runs: ssh.service is inactive/dead" "$OUT"
-check_has "... ✗ nothing listens" "$fail_mark port open: nothing listens on 22" "$OUT"
+check_has "... ✗ sshd runs" "$fail_mark sshd runs: $boot_unit is inactive/dead" "$OUT"
+check_has "... ✗ nothing listens" "$fail_mark port open: nothing listens on $listens" "$OUT"
 fix=$(fix_of "sshd runs")
 check_eq "... the fix" "sshdctl service restart" "$fix"
 run_fix "$fix"
@@ -150,7 +159,7 @@ check_root_login "... and root logs in with the same password" "$addr" "$pw"
 
 # --- DenyUsers root in a Match block ------------------------------------------------------
 hx "$H" sed -i '/^Match User root$/a\  DenyUsers root' /etc/ssh/sshd_config
-hx "$H" systemctl reload ssh
+reload_in "$H"
 check "... sshd answers again" wait_sshd "$addr"
 line=$(hx "$H" grep -n '^ *DenyUsers root$' /etc/ssh/sshd_config | cut -d: -f1)
 doctor

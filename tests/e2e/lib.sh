@@ -101,6 +101,36 @@ addr_of() { awk -v n="$1" '$1 == n { print $2 }' "$LAB_HOSTS"; }
 # hx HOST CMD...: run CMD as root inside HOST (no SSH)
 hx() { local h=$1; shift; "$lab" exec "$h" -- "$@"; }
 
+# --- what differs between flavors (LAB_FLAVOR; ctest's e2e.STORY.FLAVOR) -------------------
+# flavor_of HOST: its flavor (bookworm, trixie+socket, sysv, ...)
+flavor_of() { "$lab" flavor "$1"; }
+# sudo_args FLAVOR: sets SUDO_ARGS to what a remote sshdctl needs to become root there
+# (sudopw: ecs-user's password, from the start; it is exported as E2E_LOGIN_PW)
+sudo_args() {
+    SUDO_ARGS=()
+    if [[ $1 == *sudopw ]]; then
+        export E2E_LOGIN_PW=$LAB_SUDO_PASSWORD
+        SUDO_ARGS=(--pass-env E2E_LOGIN_PW)
+    fi
+}
+# reloaded_text FLAVOR: how sshdctl reports that sshd took a change there
+reloaded_text() {
+    case $1 in
+        sysv) echo "reload of sshd (pid file) through SIGHUP to the pid in /run/sshd.pid" ;;
+        # under ssh.socket Debian's sshd exits on SIGHUP (it re-executes without the socket)
+        *socket) echo "restart of ssh.service through systemd (D-Bus): done (sshd runs with ssh.socket's socket" ;;
+        *) echo "reload of ssh.service through systemd (D-Bus): done" ;;
+    esac
+}
+# reload_in HOST: reload sshd inside HOST the way its init does (not through sshdctl)
+reload_in() {
+    case $(flavor_of "$1") in
+        sysv) hx "$1" /etc/init.d/ssh reload >/dev/null ;;
+        *socket) hx "$1" sh -c 'systemctl reset-failed ssh.service; systemctl restart ssh.service' ;;
+        *) hx "$1" systemctl reload ssh ;;
+    esac
+}
+
 # capture CMD...: run CMD; sets RC, OUT, ERR (never trips set -e)
 capture() {
     if "$@" >"$tmp/cap.out" 2>"$tmp/cap.err"; then RC=0; else RC=$?; fi

@@ -18,17 +18,9 @@ H=${P}1
 addr=$(addr_of "$H")
 flavor=$("$lab" flavor "$H")
 bare=("$bin" --host "ecs-user@$addr" --identity "$LAB_KEY" --known-hosts "$LAB_KNOWN_HOSTS" --connect-timeout 5)
-remote=("${bare[@]}")
-# sudopw: sudo asks for ecs-user's password from the start
-if [[ $flavor == *sudopw ]]; then
-    export E2E_LOGIN_PW=$LAB_SUDO_PASSWORD
-    remote+=(--pass-env E2E_LOGIN_PW)
-fi
-# how sshd is reloaded there, as sshdctl reports it
-reloaded="reload of ssh.service through systemd (D-Bus): done"
-[[ $flavor == sysv ]] && reloaded="reload of sshd (pid file) through SIGHUP to the pid in /run/sshd.pid"
-# under ssh.socket Debian's sshd exits on SIGHUP (it re-executes without the socket): restarted
-[[ $flavor == *socket ]] && reloaded="restart of ssh.service through systemd (D-Bus): done (sshd runs with ssh.socket's socket"
+sudo_args "$flavor"
+remote=("${bare[@]}" "${SUDO_ARGS[@]}")
+reloaded=$(reloaded_text "$flavor")
 main_pid() {
     if [[ $flavor == sysv ]]; then hx "$H" cat /run/sshd.pid; else hx "$H" systemctl show -p MainPID --value ssh.service; fi
 }

@@ -44,7 +44,7 @@ capture hx "$h" "$bin" root-login enable
 check_rc "root-login enable exits 0 (changed)" 0
 check_has "... and says sshd -t validated the result" "validated" "$OUT"
 check_has "... and that it reloaded ssh.service through systemd, job done" \
-    "reload of ssh.service through systemd (D-Bus): done" "$OUT"
+    "$(reloaded_text "$(flavor_of "$h")")" "$OUT"
 check_eq "after enable: sshd -T for root: permitrootlogin yes, passwordauthentication yes (beats the cloud-init drop-in)" \
     "permitrootlogin yes passwordauthentication yes" "$(eff "$h" root "$ctl")"
 check_has "after enable: sshd -T for ecs-user still has passwordauthentication no (root only)" \
@@ -71,7 +71,7 @@ check_eq "after disable: sshd -T for root says no/no" \
 check_eq "after disable: both files are byte-identical to the originals (sha256, mode, owner)" \
     "$orig" "$(sums "$h" "${files[@]}")"
 check_has "disable reloaded ssh.service through systemd, job done" \
-    "reload of ssh.service through systemd (D-Bus): done" "$OUT"
+    "$(reloaded_text "$(flavor_of "$h")")" "$OUT"
 check "sshd answers again after sshdctl's reload" wait_sshd "$a"
 check_root_refused "after disable: root password login is refused" "$a" "$pw"
 check_eq "ecs-user's key login still works" ecs-user "$("$lab" ssh "$h" id -un 2>&1 || true)"

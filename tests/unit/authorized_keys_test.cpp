@@ -114,5 +114,19 @@ TEST(ExpiryTime, ReadsEveryFormSshdAcceptsAndWritesUtc) {
   EXPECT_THROW(key_expiry(parse_public_key("expiry-time=\"2030\" " + kEd25519)), Error);
 }
 
+TEST(ExpiryTime, BeforeOpenSsh87TheValueIsSshdsLocalTime) {
+  const std::time_t when = 1893542400 + 3 * 3600 + 4 * 60 + 5;  // 2030-01-02 03:04:05 UTC
+  EXPECT_EQ(expiry_value(when, 0), "20300102030405");
+  EXPECT_EQ(expiry_value(when, 5 * 3600 + 30 * 60), "20300102083405");
+  EXPECT_EQ(expiry_value(when, -8 * 3600), "20300101190405");
+  EXPECT_EQ(parse_utc_offset("+0530\n"), 5 * 3600 + 30 * 60);
+  EXPECT_EQ(parse_utc_offset("-0800"), -8 * 3600);
+  EXPECT_EQ(parse_utc_offset("+0000"), 0);
+  EXPECT_EQ(parse_utc_offset("UTC"), std::nullopt);
+  EXPECT_EQ(parse_utc_offset("+05:30"), std::nullopt);
+  EXPECT_EQ(parse_utc_offset("+9900"), std::nullopt);
+  EXPECT_EQ(parse_utc_offset(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sshdctl::accounts

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "model_builder.h"
 
 namespace sshdctl::config {
@@ -71,6 +73,60 @@ TEST(PlanSet, EditsTheLastLineOfAKeywordWhoseLastLineWins) {
   EXPECT_EQ(plan.notes[0].where.line, 1);
   EXPECT_NE(plan.notes[0].text.find("sshd uses the last value"), std::string::npos);
   EXPECT_TRUE(plan_set(m, key("MaxStartups"), {"5:50:20"}).edits.empty());
+}
+
+// A time must replace the first line and every "none" (each overrides a time); a "none" needs
+// only the line that decides.
+TEST(PlanSet, UnusedConnectionTimeoutReplacesEveryLineThatWouldBeatATime) {
+  Tree t;
+  t.file(kMain, {line(1, "UnusedConnectionTimeout", {"3600"}), line(2, "UnusedConnectionTimeout", {"60"}),
+                 line(3, "UnusedConnectionTimeout", {"none"}), line(4, "UnusedConnectionTimeout", {"NONE"})});
+  const Model m = t.model();
+  const Plan plan = plan_set(m, key("UnusedConnectionTimeout"), {"120"});
+  std::vector<int> lines;
+  for (const auto& e : plan.edits) {
+    EXPECT_EQ(e.kind, Edit::Kind::kReplace);
+    for (const auto& entry : m.entries)
+      if (entry.directive->path == e.path) lines.push_back(entry.directive->line);
+  }
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<int>{1, 3, 4}));  // line 2 loses to line 1's new value
+  EXPECT_TRUE(plan_set(m, key("UnusedConnectionTimeout"), {"none"}).edits.empty());
+
+  Tree times;
+  times.file(kMain, {line(1, "UnusedConnectionTimeout", {"3600"}), line(2, "UnusedConnectionTimeout", {"60"})});
+  const Model tm = times.model();
+  const Plan to_none = plan_set(tm, key("UnusedConnectionTimeout"), {"none"});
+  ASSERT_EQ(to_none.edits.size(), 1U);
+  EXPECT_EQ(to_none.edits[0].path, tm.entries[0].directive->path);
+}
+
+TEST(PlanSetInBlock, UnusedConnectionTimeoutReplacesTheNoneThatDecidesTheBlock) {
+  Tree t;
+  t.file(kMain, {},
+         {block(1, {{"User", "bob"}},
+                {line(2, "UnusedConnectionTimeout", {"60"}), line(3, "UnusedConnectionTimeout", {"none"})})});
+  const Model m = t.model();
+  EXPECT_TRUE(plan_set_in_block(m, key("UnusedConnectionTimeout"), {"none"}, {{"User", "bob"}}).edits.empty());
+  const Plan plan = plan_set_in_block(m, key("UnusedConnectionTimeout"), {"300"}, {{"User", "bob"}});
+  EXPECT_EQ(plan.edits.size(), 2U);  // both lines: the none, and the first that then decides
+}
+
+// RekeyLimit 4G alone must not keep a later line's interval: that line is replaced too.
+TEST(PlanSet, RekeyLimitWithoutAnIntervalReplacesTheLineThatGaveOne) {
+  Tree t;
+  t.file(kMain, {line(1, "RekeyLimit", {"500M"}), line(2, "RekeyLimit", {"default", "30m"}),
+                 line(3, "RekeyLimit", {"1G", "none"})});
+  const Model m = t.model();
+  const Plan plan = plan_set(m, key("RekeyLimit"), {"4G"});
+  ASSERT_EQ(plan.edits.size(), 2U);
+  EXPECT_EQ(plan.edits[0].path, m.entries[0].directive->path);
+  EXPECT_EQ(plan.edits[1].path, m.entries[1].directive->path);
+  // with both parts the first line decides both
+  const Plan both = plan_set(m, key("RekeyLimit"), {"4G", "1h"});
+  ASSERT_EQ(both.edits.size(), 1U);
+  EXPECT_EQ(both.edits[0].path, m.entries[0].directive->path);
+  EXPECT_TRUE(plan_set(m, key("RekeyLimit"), {"500M", "30m"}).edits.empty());
 }
 
 TEST(PlanSet, EditsTheMatchAllLineThatOverridesTheGlobalOne) {

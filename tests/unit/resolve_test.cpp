@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <utility>
+
 #include "model_builder.h"
 
 namespace sshdctl::config {
@@ -162,7 +165,7 @@ TEST(ResolveGlobal, MatchAllReplacesAnAccumulatedList) {
 // (tests/fixtures/differential/value-fingerprinthash-167, value-maxstartups-218, …)
 TEST(ResolveGlobal, LastLineWinsForTheKeywordsSshdOverrides) {
   for (const char* name : {"FingerprintHash", "IPQoS", "MaxStartups", "PerSourceMaxStartups", "PerSourceNetBlockSize",
-                           "StreamLocalBindMask", "UnusedConnectionTimeout"}) {
+                           "StreamLocalBindMask"}) {
     Tree t;
     t.file("/etc/ssh/sshd_config", {line(1, name, {"first"}), line(2, name, {"middle"}), line(3, name, {"last"})});
     const Model m = t.model();
@@ -175,6 +178,80 @@ TEST(ResolveGlobal, LastLineWinsForTheKeywordsSshdOverrides) {
   Tree first;
   first.file("/etc/ssh/sshd_config", {line(1, "LoginGraceTime", {"10"}), line(2, "LoginGraceTime", {"20"})});
   EXPECT_EQ(resolve_global(first.model(), key("LoginGraceTime")).values, std::vector<std::string>{"10"});
+}
+
+// servconf.c assigns UnusedConnectionTimeout's "none" on every line, a time only while unset
+// (tests/fixtures/differential/value-unusedconnectiontimeout-274, -507).
+TEST(ResolveGlobal, UnusedConnectionTimeoutTakesANoneOverAnyTimeAndElseTheFirstTime) {
+  const auto resolved = [](std::vector<const char*> values) {
+    Tree t;
+    std::vector<Directive> lines;
+    int n = 0;
+    for (const char* v : values) lines.push_back(line(++n, "UnusedConnectionTimeout", {v}));
+    t.file("/etc/ssh/sshd_config", lines);
+    const Model m = t.model();
+    const auto eff = resolve_global(m, key("UnusedConnectionTimeout"));
+    return std::make_pair(eff.values.empty() ? std::string() : eff.values[0],
+                          eff.sources.empty() ? 0 : eff.sources[0]->directive->line);
+  };
+  EXPECT_EQ(resolved({"none", "3600"}), std::make_pair(std::string("none"), 1));
+  EXPECT_EQ(resolved({"3600", "none"}), std::make_pair(std::string("none"), 2));
+  EXPECT_EQ(resolved({"3600", "60", "none", "120", "none"}), std::make_pair(std::string("none"), 3));
+  EXPECT_EQ(resolved({"3600", "60"}), std::make_pair(std::string("3600"), 1));
+  EXPECT_EQ(resolved({"5m", "\"none\""}).second, 2);  // sshd reads the quoted word as none
+}
+
+TEST(ResolveFor, ANoneInALaterBlockMayStillDecideUnusedConnectionTimeout) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {},
+         {block(1, {{"User", "bob"}}, {line(2, "UnusedConnectionTimeout", {"60"})}),
+          block(3, {{"Address", "10.0.0.0/8"}}, {line(4, "UnusedConnectionTimeout", {"none"})}),
+          block(5, {{"Address", "10.0.0.0/8"}}, {line(6, "UnusedConnectionTimeout", {"120"})})});
+  const Model m = t.model();
+  const auto k = key("UnusedConnectionTimeout");
+  EXPECT_EQ(resolve_for(m, k, user("bob", "10.1.2.3"), Unknown::kIgnore).values, std::vector<std::string>{"none"});
+  EXPECT_EQ(resolve_for(m, k, user("bob", "192.0.2.1"), Unknown::kIgnore).values, std::vector<std::string>{"60"});
+  // bob from an unknown address: the none may decide; nothing after a none can
+  EXPECT_EQ(possible_deciders(m, k, user("bob")).lines.size(), 3U);
+  EXPECT_EQ(possible_deciders(m, k, user("alice", "10.1.2.3")).lines.size(), 1U);
+}
+
+// servconf.c sets RekeyLimit's amount and interval each while unset
+// (tests/fixtures/differential/value-rekeylimit-154).
+TEST(ResolveGlobal, RekeyLimitTakesEachPartFromTheFirstLineThatGivesIt) {
+  const auto resolved = [](std::vector<std::vector<std::string>> lines) {
+    Tree t;
+    std::vector<Directive> directives;
+    int n = 0;
+    for (auto& words : lines) directives.push_back(line(++n, "RekeyLimit", std::move(words)));
+    t.file("/etc/ssh/sshd_config", directives);
+    const Model m = t.model();
+    const auto eff = resolve_global(m, key("RekeyLimit"));
+    std::vector<int> from;
+    for (const Entry* e : eff.sources) from.push_back(e->directive->line);
+    return std::make_tuple(eff.values, from, eff.ignored.size());
+  };
+  using V = std::vector<std::string>;
+  using L = std::vector<int>;
+  EXPECT_EQ(resolved({{"500M"}, {"default", "30m"}}), std::make_tuple(V{"500M", "30m"}, L{1, 2}, 0U));
+  EXPECT_EQ(resolved({{"1G", "none"}, {"2G", "1h"}}), std::make_tuple(V{"1G", "1h"}, L{1, 2}, 0U));
+  EXPECT_EQ(resolved({{"1G", "10m"}, {"2G", "1h"}}), std::make_tuple(V{"1G", "10m"}, L{1}, 1U));
+  EXPECT_EQ(resolved({{"1G"}, {"2G"}, {"3G", "1h"}}), std::make_tuple(V{"1G", "1h"}, L{1, 3}, 1U));
+}
+
+TEST(ResolveFor, ABlockThatGivesNoRekeyIntervalKeepsTheGlobalOne) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config", {line(1, "RekeyLimit", {"1G", "20m"})},
+         {block(2, {{"User", "bob"}}, {line(3, "RekeyLimit", {"2G"})}),
+          block(4, {{"all", ""}}, {line(5, "AllowTcpForwarding", {"no"})})});
+  const Model m = t.model();
+  const auto bob = resolve_for(m, key("RekeyLimit"), user("bob"), Unknown::kIgnore);
+  EXPECT_EQ(bob.values, (std::vector<std::string>{"2G", "20m"}));
+  ASSERT_EQ(bob.sources.size(), 2U);
+  EXPECT_EQ(bob.sources[1]->directive->line, 1);
+  EXPECT_TRUE(bob.ignored.empty());
+  EXPECT_EQ(resolve_for(m, key("RekeyLimit"), user("alice"), Unknown::kIgnore).values,
+            (std::vector<std::string>{"1G", "20m"}));
 }
 
 TEST(ResolveFor, LastMatchingLineWinsForIPQoS) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sshdctl/config/match.h"
@@ -68,8 +69,13 @@ std::optional<std::string> strict_modes_problem(const host::FileInfo& info, cons
 // expiry-time="YYYYMMDD[HHMM[SS]][Z]" as a time (local time without Z, as sshd reads it);
 // nullopt when the key has no such option. Throws Error for a malformed one.
 std::optional<std::time_t> key_expiry(const PublicKey& key);
-// The value of expiry-time for `when` in UTC: YYYYMMDDHHMMSSZ.
-std::string expiry_value(std::time_t when);
+// The value of expiry-time for `when` in UTC: YYYYMMDDHHMMSSZ. OpenSSH before 8.7 has no Z
+// suffix and reads the time in sshd's own time zone: given that zone's offset from UTC
+// (seconds east), the value is that local time, YYYYMMDDHHMMSS.
+std::string expiry_value(std::time_t when, std::optional<long> local_offset_s = std::nullopt);
+// The offset from UTC of `date +%z` output ("+0530", "-0800"), in seconds east; nullopt when
+// it is not of that form.
+std::optional<long> parse_utc_offset(std::string_view text);
 
 // A fresh ed25519 key pair (libssh): the private key in OpenSSH's format, unencrypted (the
 // caller keeps it 0600), and the public key with `comment`.

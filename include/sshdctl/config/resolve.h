@@ -31,6 +31,9 @@ std::vector<std::string> value_words(const OptionKey& key, const std::vector<std
 
 // Equal values for a keyword (case-insensitive for yes/no and enumerations, quotes ignored).
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b);
+// Does a line of `values` override the lines before it that set the keyword (kLastWins, and a
+// "none" of kNoneOverrides)?
+bool overrides_earlier(const Keyword& keyword, const std::vector<std::string>& values);
 
 struct Effective {
   std::vector<std::string> values;      // empty: sshd's built-in default applies
