@@ -35,7 +35,7 @@
 namespace {
 
 constexpr const char* kFooter = R"(
-Every change is validated with `sshd -t` before it replaces a file, files are replaced
+Every change is validated with `sshd -T` before it replaces a file, files are replaced
 atomically (mode, owner and extended attributes kept), then sshd is reloaded through systemd
 (the job is awaited; open sessions are kept). `--dry-run` shows the diffs and changes nothing.
 
@@ -67,7 +67,7 @@ Exit codes:
   1  failure (system error, permission, an edit that could not be placed, a failed reload)
   2  bad input: usage, unknown keyword, invalid value, unknown Match criterion
   3  unchanged: everything already was as asked; nothing was written
-  4  rejected: sshd -t refused the new configuration; nothing was written
+  4  rejected: sshd -T refused the new configuration; nothing was written
   5  a configuration file could not be parsed (file:line shown); nothing was written
   6  rolled back: the reload or the fresh login after it failed, so the change was undone
      (or the target's dead-man undid it before this run could confirm it)
@@ -601,7 +601,7 @@ int run_sshdctl(int argc, char** argv) {
   apply->footer(
       "\nA policy names effective sshd values (global and per Match block), keys present or absent\n"
       "per user, and password or lock states; 'window: {for: 2h}' makes each host revert by itself.\n"
-      "Each host is validated (sshd -t), written atomically, reloaded only when sshd's files changed,\n"
+      "Each host is validated (sshd -T), written atomically, reloaded only when sshd's files changed,\n"
       "and probed with a fresh login (rolled back when that fails). Hosts already as the policy says\n"
       "are left alone (no write, no reload).\n"
       "Example: sshdctl -i hosts.ini apply examples/policies/baseline.yml --canary 1 --batch 25% --max-failures 2");

@@ -120,7 +120,8 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
 std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::string>& files,
                                               const std::string& main_file,
                                               const std::map<std::string, std::string>& current) {
-  auto run = this->run(files, main_file, {"-t"});
+  // sshd -T -C kCheckConnection (validate.h); its dump of the configuration is not kept.
+  auto run = this->run(files, main_file, {"-T", "-C", kCheckConnection});
   if (!run) {
     if (!target_.offline())
       throw Error(ErrorKind::kNotFound, std::string("cannot validate: ") + kSshd + " is missing",
@@ -128,20 +129,20 @@ std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::s
     return {"NOT VALIDATED: neither " + target_.name() + " nor this machine has " + kSshd};
   }
   if (run->result.exit_code != 0) {
-    const std::string said = text::trim(run->result.err + run->result.out);
+    const std::string said = text::trim(run->result.err);
     // Was it this change, or was the configuration already refused before it?
-    const auto before = current.empty() ? std::nullopt : this->run(current, main_file, {"-t"});
+    const auto before = current.empty() ? std::nullopt : this->run(current, main_file, {"-T", "-C", kCheckConnection});
     if (before && before->result.exit_code != 0)
       throw Error(ErrorKind::kRejected,
-                  "sshd -t already rejects the current configuration, before this change; fix that first "
+                  "sshd -T already rejects the current configuration, before this change; fix that first "
                   "(nothing was changed)",
                   Location{target_.name(), main_file, 0})
-          .with_detail(text::trim(before->result.err + before->result.out));
-    throw Error(ErrorKind::kRejected, "sshd -t rejected the new configuration; nothing was changed",
+          .with_detail(text::trim(before->result.err));
+    throw Error(ErrorKind::kRejected, "sshd -T rejected the new configuration; nothing was changed",
                 Location{target_.name(), main_file, 0})
         .with_detail(said);
   }
-  run->notes.push_back("validated with sshd -t (" + run->validator + ")");
+  run->notes.push_back("validated with sshd -T (" + run->validator + ")");
   return run->notes;
 }
 

@@ -136,20 +136,21 @@ class Doctor {
       f.where = e.where().str();
       return;
     }
-    // What sshd itself says: -t (would it start?) and -T for this connection (the values).
+    // What sshd itself says: -T (would it start, and would a connection's re-read of the files
+    // pass?) and -T -C for this connection (the values).
     config::SshdOracle oracle(target_, controller_);
     try {
-      const auto checked = oracle.run(tree_->current(), model_->main_file, {"-t"});
+      const auto checked = oracle.run(tree_->current(), model_->main_file, {"-T", "-C", config::kCheckConnection});
       if (!checked) {
-        add("service", "configuration valid", Status::kSkip, "no sshd to ask (sshd -t)");
+        add("service", "configuration valid", Status::kSkip, "no sshd to ask (sshd -T)");
       } else if (checked->result.exit_code != 0) {
         auto& f = add("service", "configuration valid", Status::kFail,
-                      "sshd -t refuses the configuration: sshd cannot start or reload with it");
-        f.detail = text::lines(text::trim(checked->result.err + checked->result.out));
+                      "sshd -T refuses the configuration: sshd cannot start or reload with it");
+        f.detail = text::lines(text::trim(checked->result.err));
         f.fix = "edit the line sshd names, then: " + sshdctl("show --compare");
       } else {
         add("service", "configuration valid", Status::kOk,
-            "sshd -t accepts the configuration (" + std::to_string(model_->files.size()) + " files)");
+            "sshd -T accepts the configuration (" + std::to_string(model_->files.size()) + " files)");
         const std::string spec = "user=" + opt_.user + ",host=" + report_.from + ",addr=" + report_.from;
         if (auto said = oracle.effective(tree_->current(), model_->main_file, spec)) sshd_said_ = *said;
       }

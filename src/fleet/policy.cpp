@@ -302,7 +302,7 @@ std::vector<PolicySetting> Policy::sshd_for(config::OpenSshVersion version, std:
   if (!version.known()) {
     if (note != nullptr)
       *note = "which OpenSSH runs here is unknown: none of the openssh: sections of " + source +
-              " was applied (sshd -t still judges the result)";
+              " was applied (sshd -T still judges the result)";
     return sshd;
   }
   std::vector<PolicySetting> out = sshd;

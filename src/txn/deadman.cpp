@@ -4,6 +4,7 @@
 
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/config/validate.h"
 
 namespace sshdctl::txn {
 
@@ -16,8 +17,10 @@ std::string script_functions() {
   // TargetLock); an older sshdctl's lock directory is read through its pid file. An empty lock
   // for 5 s is one whose taker died between the create and the write: taken over, once (empty
   // again, it is this run's own write that fails: return 2, unwritable). Nothing there after a
-  // failed create, three times: unwritable too. sshd -t needs sshd's privilege separation
-  // directory, which is missing before ssh.service starts (at boot) or when sshd never ran.
+  // failed create, three times: unwritable too. sshd_t checks with sshd -T -C for
+  // kCheckConnection (validate.h): its output, the effective configuration, is dropped; `said`
+  // keeps sshd's complaints. sshd needs its privilege
+  // separation directory, missing before ssh.service starts (at boot) or when sshd never ran.
   // reload_sshd: see deadman.h; a socket unit needs nothing (the next connection starts sshd).
   return R"SH(reload_sshd() {
   case $1 in *.socket) return 0 ;; esac
@@ -31,7 +34,8 @@ std::string script_functions() {
 sshd_t() {
   made=
   [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
-  said=$(/usr/sbin/sshd -t "$@" 2>&1)
+  said=$(/usr/sbin/sshd -T -C ')SH" +
+         std::string(config::kCheckConnection) + R"SH(' "$@" 2>&1 >/dev/null)
   r=$?
   [ -z "$made" ] || rmdir /run/sshd
   return $r
@@ -210,7 +214,7 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
   if (sshd)
     s += "if [ -x /usr/sbin/sshd ] && ! sshd_t; then\n"
          "  files after\n"
-         "  finish \"abandoned: sshd -t refused the files as they were before (the change stays): $said\"\n"
+         "  finish \"abandoned: sshd -T refused the files as they were before (the change stays): $said\"\n"
          "  echo refused; printf '%s\\n' \"$said\"; exit 11\n"
          "fi\n"
          // The unit that runs sshd: the one named, else the first of Debian's and others'

@@ -244,7 +244,7 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
   switch (status) {
     case 0: {
       std::vector<std::string> checks;
-      if (sshd_changed) checks.push_back("validated with sshd -t (sshd of " + target.name() + ")");
+      if (sshd_changed) checks.push_back("validated with sshd -T (sshd of " + target.name() + ")");
       for (const auto& line : lines)
         if (line.rfind("armed ", 0) == 0) dm.how = line.substr(6);
       if (dm.timeout_s > 0)
@@ -271,11 +271,11 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
       const auto verdict = said.find("\nbefore-");
       if (verdict != std::string::npos && said.compare(verdict, before.size(), before) == 0)
         throw Error(ErrorKind::kRejected,
-                    "sshd -t already rejects the current configuration, before this change; fix that first "
+                    "sshd -T already rejects the current configuration, before this change; fix that first "
                     "(nothing was changed)",
                     Location{target.name(), main_file, 0})
             .with_detail(text::trim(said.substr(verdict + before.size())));
-      throw Error(ErrorKind::kRejected, "sshd -t rejected the new configuration; nothing was changed",
+      throw Error(ErrorKind::kRejected, "sshd -T rejected the new configuration; nothing was changed",
                   Location{target.name(), main_file, 0})
           .with_detail(
               text::trim(said.substr(std::string("rejected").size(), verdict - std::string("rejected").size())));
@@ -399,7 +399,7 @@ std::string undo_outcome(Context& ctx, const ChangeSet& set, const host::Command
       return what + " was interrupted and a file has changed since (" + text::trim(line.substr(5)) +
              "): left as it is (see: sshdctl show-change " + set.id + ")";
     case 11:
-      return what + " was interrupted, but sshd -t refuses the files as they were before: the change stays (" +
+      return what + " was interrupted, but sshd -T refuses the files as they were before: the change stays (" +
              text::trim(r.out) + ")";
     case 12: {
       const auto w = text::split_words(line);

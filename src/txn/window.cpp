@@ -22,7 +22,7 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
       set.id +
       " when its window ends.\n"
       "# Needs sh, coreutils, sshd and systemctl only. Same guarantees as sshdctl revert: files still\n"
-      "# as the change left them, atomic replacement (temp + rename), sshd -t before sshd is reloaded\n"
+      "# as the change left them, atomic replacement (temp + rename), sshd -T before sshd is reloaded\n"
       "# (the old files come back when it refuses), and a change set of its own in the journal.\n"
       "set -u\n"
       "umask 077\n"
@@ -96,9 +96,9 @@ std::string revert_script(const ChangeSet& set, const std::string& reload_unit) 
   s += "if [ $ok != yes ] || ! sshd_t; then\n"
        "  ok=yes\n" +
        put_back("$old", "after", false) +
-       "  echo 'rolled-back: sshd -t refused the reverted files' > \"$new/state\"; rm -f \"$new.open\"\n"
+       "  echo 'rolled-back: sshd -T refused the reverted files' > \"$new/state\"; rm -f \"$new.open\"\n"
        "  printf '%s\\n' \"${said:-}\"\n"
-       "  note 'not reverted: sshd -t refused the reverted files'; exit 1\n"
+       "  note 'not reverted: sshd -T refused the reverted files'; exit 1\n"
        "fi\n";
   // 5. Reload, and record.
   if (!reload_unit.empty())

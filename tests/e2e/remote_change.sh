@@ -37,7 +37,7 @@ root_pw='Maint-9f2#window'
 pristine=$(conf_hash)
 capture "${remote[@]}" root-login enable --password-stdin <<<"$root_pw"
 check_rc "root-login enable --password-stdin over SSH as ecs-user" 0
-check_has "... validated by the host's own sshd" "validated with sshd -t (sshd of $addr)" "$OUT"
+check_has "... validated by the host's own sshd" "validated with sshd -T (sshd of $addr)" "$OUT"
 check_has "... and a fresh login as root with the new password was probed" "login probe: a fresh login as root with the new password works" "$OUT"
 check_has "... sshd reloaded (through the relayed bus where systemd runs)" "$reloaded" "$OUT"
 check_has "... the shadow change is reported without its hash" "/etc/shadow: root's password hash changed" "$OUT"
@@ -177,11 +177,11 @@ refused() {
     check_eq "... no check tree, temporary file or lock left" "" "$(leftovers)"
 }
 refused "a candidate that the host's sshd -t refuses" 4 \
-    "$addr:/etc/ssh/sshd_config: sshd -t rejected the new configuration; nothing was changed" Ciphers nosuchcipher
+    "$addr:/etc/ssh/sshd_config: sshd -T rejected the new configuration; nothing was changed" Ciphers nosuchcipher
 check_has "... with sshd's own words" "nosuchcipher" "$ERR"
 hx "$H" sh -c 'echo "Port 22 23" >> /etc/ssh/sshd_config'
 refused "a tree that sshd -t refused before the change" 4 \
-    "sshd -t already rejects the current configuration, before this change" X11Forwarding no
+    "sshd -T already rejects the current configuration, before this change" X11Forwarding no
 hx "$H" sed -i '/^Port 22 23$/d' /etc/ssh/sshd_config
 hx "$H" sh -c 'mv /etc/ssh/sshd_config /etc/ssh/sshd_config.real && ln -s sshd_config.real /etc/ssh/sshd_config'
 refused "sshd_config as a symbolic link" 1 \

@@ -69,7 +69,7 @@ rmdir "$disk/run/sshd"
 # ------------------------------------------------------------------ enable --
 capture "$bin" --root "$disk" root-login enable
 check_rc "sshdctl --root DISK root-login enable exits 0 (changed)" 0
-check_has "... and says it validated the result with sshd -t" "validated with sshd -t" "$OUT"
+check_has "... and says it validated the result with sshd -T" "validated with sshd -T" "$OUT"
 check_eq "... and the only file it wrote on the disk is etc/ssh/sshd_config (besides its journal)" \
     "etc/ssh/sshd_config" "$(cd "$tmp/upper" && find . ! -type d | sed 's|^\./||' | grep -v '^var/lib/sshdctl/' | sort)"
 check_eq "... the change set is in the disk's own journal, root-only" "700 600" \

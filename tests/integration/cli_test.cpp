@@ -133,8 +133,22 @@ TEST_F(Cli, ConfigurationSshdRejectsIsNeverWritten) {
   const auto before = config();
   const auto r = in_root("set Ciphers nosuchcipher");
   EXPECT_EQ(r.code, 4) << r.out;
-  EXPECT_NE(r.out.find("sshd -t rejected"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sshd -T rejected"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("nosuchcipher"), std::string::npos) << "sshd's own message is shown: " << r.out;
+  EXPECT_EQ(config(), before);
+}
+
+// sshd -t reads Match blocks without a connection; every login reads them again with its own,
+// and this one then fails ("any" must appear alone: the first block's publickey came before).
+// sshd -t passes it; the check (sshd -T -C) refuses it, and nothing is written.
+TEST_F(Cli, AChangeThatOnlyTheReReadOfEveryLoginRefusesIsNeverWritten) {
+  write(root_ / "etc/ssh/sshd_config",
+        config() + "Match Address *\n  AuthenticationMethods publickey\n");
+  const auto before = config();
+  const auto r = in_root("set AuthenticationMethods any --match \"Address *,192.0.2.0/24\"");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("sshd -T rejected the new configuration"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"any\" must appear alone in AuthenticationMethods"), std::string::npos) << r.out;
   EXPECT_EQ(config(), before);
 }
 
@@ -143,7 +157,7 @@ TEST_F(Cli, AConfigurationAlreadyRefusedBySshdIsNotBlamedOnTheChange) {
   const auto before = config();
   const auto r = in_root("set X11Forwarding no");
   EXPECT_EQ(r.code, 4) << r.out;
-  EXPECT_NE(r.out.find("sshd -t already rejects the current configuration, before this change"), std::string::npos)
+  EXPECT_NE(r.out.find("sshd -T already rejects the current configuration, before this change"), std::string::npos)
       << r.out;
   EXPECT_EQ(config(), before);
 }

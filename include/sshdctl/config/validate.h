@@ -1,4 +1,5 @@
-// Asking sshd itself: `sshd -t` validates a candidate tree, `sshd -T` prints effective values.
+// Asking sshd itself: `sshd -T -C` validates a candidate tree (kCheckConnection) and prints
+// effective values.
 // The candidate is copied to scratch space with its Include paths pointed into the copy, so
 // sshd reads the candidate's drop-ins, not the live ones.
 #pragma once
@@ -16,6 +17,13 @@ namespace sshdctl::config {
 // Rewrites the patterns of every Include line (any indentation, `=` or space) to `prefix` + the
 // absolute pattern (relative patterns are under /etc/ssh, as sshd resolves them).
 std::string rewrite_includes(const std::string& content, const std::string& prefix);
+
+// The connection a candidate is checked for: sshd -T -C with every detail given (sshd's test
+// mode refuses a tree with `Match LocalPort` when lport is missing), none of them likely to be
+// named by a Match block. sshd -T is sshd -t, then the re-read of the files every connection
+// makes: a tree that fails only in that re-read passes sshd -t, yet refuses logins.
+inline constexpr const char* kCheckConnection =
+    "user=sshdctl-check,host=check.invalid,addr=192.0.2.1,laddr=192.0.2.2,lport=22,rdomain=sshdctl-check";
 
 // The refusal of a change on a live host without /usr/sbin/sshd: nothing could validate it.
 Error sshd_missing(const std::string& host);
@@ -36,7 +44,7 @@ class SshdOracle {
   std::optional<SshdRun> run(const std::map<std::string, std::string>& files, const std::string& main_file,
                              const std::vector<std::string>& args);
 
-  // sshd -t; throws Error(kRejected) naming sshd's complaint, and saying so when `current`
+  // sshd -T -C kCheckConnection; throws Error(kRejected) naming sshd's complaint, and saying so when `current`
   // (the files as they are) is refused too. Returns the notes.
   std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file,
                                     const std::map<std::string, std::string>& current = {});

@@ -8,7 +8,7 @@ short_description: Make sshd's effective settings what you ask, with sshdctl
 description:
   - Runs the C(sshdctl) installed on the target (local mode, as root - use C(become)). The
     settings are one change set - each value goes to the line sshd uses (Include trees and
-    drop-ins followed, Match blocks evaluated), the whole tree is validated with C(sshd -t),
+    drop-ins followed, Match blocks evaluated), the whole tree is validated with C(sshd -T),
     files are replaced atomically, sshd is reloaded through systemd, and the change is kept
     in the target's journal (C(sshdctl history), C(sshdctl revert)).
   - Never locked out - by default the target undoes the change by itself after

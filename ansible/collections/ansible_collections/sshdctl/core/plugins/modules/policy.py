@@ -8,7 +8,7 @@ short_description: Make the target as an sshdctl policy says
 description:
   - Runs C(sshdctl apply) with the sshdctl installed on the target (as root - use C(become)).
     The policy (sshd settings, Match blocks, users' keys and passwords, a window) is one
-    change set, validated with C(sshd -t), journaled, reloaded through systemd.
+    change set, validated with C(sshd -T), journaled, reloaded through systemd.
   - By default the target undoes it by itself after I(confirm_timeout) seconds unless
     M(sshdctl.core.confirm), run after C(meta reset_connection), keeps it. Check mode and
     diff mode as in M(sshdctl.core.config).
