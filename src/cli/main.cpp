@@ -522,8 +522,9 @@ int run_sshdctl(int argc, char** argv) {
   tempkey->add_option("--out", tempkey_out, "Write the private key to FILE (0600; never overwritten)")
       ->option_text("FILE");
   tempkey->footer(
-      "\nThe public key is installed with expiry-time= (sshd itself refuses it afterwards); 'key prune'\n"
-      "removes it later. Without --out the private key goes to stdout, which must be a pipe or a file.\n"
+      "\nThe public key is installed with expiry-time= (sshd itself refuses it afterwards; UTC, or the\n"
+      "target's local time before OpenSSH 8.7, which knows no UTC suffix); 'key prune' removes it later.\n"
+      "Without --out the private key goes to stdout, which must be a pipe or a file.\n"
       "Example: sshdctl --host ecs-user@web1 tempkey root --ttl 15m --out /tmp/root-15m");
 
   cli::SecretSource new_password;
