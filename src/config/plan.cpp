@@ -219,11 +219,10 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
       for (const Entry* e : others) {
         require_editable(*e);
         plan.edits.push_back(replace(*e, values));
-        plan.notes.push_back(
-            {where(*e), "replaced '" + describe(*e) + "' too: " + std::string(kw.name) +
-                            (kw.combine == Combine::kFirstPerPart
-                                 ? " takes its interval from the first line that gives one"
-                                 : " takes a 'none' line, or else the first line, over any other")});
+        plan.notes.push_back({where(*e), "replaced '" + describe(*e) + "' too: " + std::string(kw.name) +
+                                             (kw.combine == Combine::kFirstPerPart
+                                                  ? " takes its interval from the first line that gives one"
+                                                  : " takes a 'none' line, or else the first line, over any other")});
       }
       if (!others.empty()) return plan;
     }

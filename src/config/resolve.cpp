@@ -77,7 +77,8 @@ std::vector<std::string> comma_items(const std::vector<std::string>& words) {
 
 bool overrides_earlier(const Keyword& keyword, const std::vector<std::string>& values) {
   if (keyword.combine == Combine::kLastWins) return true;
-  return keyword.combine == Combine::kNoneOverrides && values.size() == 1 && text::iequals(text::unquote(values[0]), "none");
+  return keyword.combine == Combine::kNoneOverrides && values.size() == 1 &&
+         text::iequals(text::unquote(values[0]), "none");
 }
 
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b) {

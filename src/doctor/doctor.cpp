@@ -210,7 +210,8 @@ class Doctor {
       // ssh.socket enabled, ssh.service disabled, as Ubuntu 22.10+ ships it): ask of both.
       const auto dot = status.unit.rfind('.');
       const std::string stem = status.unit.substr(0, dot);
-      const std::string other = stem + (status.unit.compare(dot, std::string::npos, ".socket") == 0 ? ".service" : ".socket");
+      const std::string other =
+          stem + (status.unit.compare(dot, std::string::npos, ".socket") == 0 ? ".service" : ".socket");
       const auto enabled = target_.run({"/usr/bin/systemctl", "is-enabled", status.unit, other});
       const auto words = text::lines(text::trim(enabled.out));
       const auto boots = [](const std::string& w) {

@@ -237,8 +237,11 @@ struct SshHost::Session {
     const std::lock_guard<std::mutex> hold(mutex);
     ChannelPtr channel(ssh_channel_new(ssh.get()));
     if (!channel || ssh_channel_open_session(channel.get()) != SSH_OK ||
-        ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK)
-      throw error(ErrorKind::kInternal, std::string("cannot open an SSH channel: ") + ssh_get_error(ssh.get()));
+        ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) {
+      const std::string why = ssh_get_error(ssh.get());
+      throw error(ErrorKind::kInternal, "cannot open an SSH channel: " +
+                                            (why.empty() ? std::string("the server did not answer in time") : why));
+    }
     return channel;
   }
 
@@ -284,7 +287,7 @@ struct SshHost::Session {
 namespace {
 
 // Connects, checks the host key and logs in; fills `s`.
-void connect_session(SshHost::Session& s, const SshTarget& target) {
+void connect_and_log_in(SshHost::Session& s, const SshTarget& target) {
   s.ssh.reset(ssh_new());
   ssh_session ssh = s.ssh.get();
   if (ssh == nullptr) throw Error(ErrorKind::kInternal, "cannot create an SSH session");
@@ -494,6 +497,16 @@ void connect_session(SshHost::Session& s, const SshTarget& target) {
                 "authentication failed for user " + login_user +
                     "; the server offers: " + offered_text(offered_methods) +
                     "; tried: " + (tried.empty() ? std::string("nothing that it offers") : text::join(tried, ", ")));
+}
+
+// connect_and_log_in within --connect-timeout; then the blocking calls that follow (a channel's
+// open and its exec request, answered once the server's session process is up: slower on
+// OpenSSH 10, which starts sshd-session and sshd-auth for each connection, and behind a jump
+// host) wait as long as a command may be silent (--command-timeout).
+void connect_session(SshHost::Session& s, const SshTarget& target) {
+  connect_and_log_in(s, target);
+  long timeout = target.command_timeout_s;
+  ssh_options_set(s.ssh.get(), SSH_OPTIONS_TIMEOUT, &timeout);
 }
 
 // Runs `command` as the login user on its own channel; for the login probe.

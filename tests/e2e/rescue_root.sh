@@ -59,12 +59,13 @@ mkdir -p "$tmp/upper" "$tmp/work" "$disk"
 mount -t overlay overlay -o "lowerdir=$image,upperdir=$tmp/upper,workdir=$tmp/work" "$disk" \
     || fatal "cannot mount an overlay of the image on $disk"
 # sshd -T in a chroot wants its privsep dir /run/sshd; it is removed again
-# while sshdctl runs, which must cope with a disk that lacks it (Debian 13's image has one)
-rmdir "$disk/run/sshd" 2>/dev/null || true
-mkdir "$disk/run/sshd"
+# while sshdctl runs, which must cope with a disk that lacks it (Debian 13's image has one:
+# it stays, since removing it would leave a whiteout in the overlay's upper dir)
+made_privsep=
+[[ -d $disk/run/sshd ]] || { mkdir "$disk/run/sshd"; made_privsep=1; }
 check_eq "before: chroot sshd -T for root says no/no" \
     "permitrootlogin no passwordauthentication no" "$(chroot_eff "$disk" root)"
-rmdir "$disk/run/sshd"
+[[ -z $made_privsep ]] || rmdir "$disk/run/sshd"
 
 # ------------------------------------------------------------------ enable --
 capture "$bin" --root "$disk" root-login enable

@@ -81,6 +81,15 @@ check_rc "a second root-login disable exits 3 (unchanged)" 3
 check_eq "... and writes nothing" "$orig" "$(sums "$h" "${files[@]}")"
 
 # ------------------------------------------- a local window, its run killed --
+# Without systemd (sysv) there are no transient timers: a window is refused, nothing written.
+if [[ $(flavor_of "$h") == sysv ]]; then
+    capture hx "$h" "$bin" --confirm-within 15s root-login enable
+    check_rc "sysv: root-login enable --confirm-within 15s is refused" 1
+    check_has "... saying why" "need systemd (transient timers), which this host does not run; nothing was changed" "$ERR"
+    check_eq "... and writes nothing" "$orig" "$(sums "$h" "${files[@]}")"
+    finish
+    exit
+fi
 # The window's timer is set up before the first live write, so a run that dies after its
 # writes (a dropped session, an Ansible module killed) is still reverted by the host itself.
 capture hx "$h" env SSHDCTL_TEST_KILL_AT=applied "$bin" --confirm-within 15s root-login enable

@@ -142,8 +142,7 @@ TEST_F(Cli, ConfigurationSshdRejectsIsNeverWritten) {
 // and this one then fails ("any" must appear alone: the first block's publickey came before).
 // sshd -t passes it; the check (sshd -T -C) refuses it, and nothing is written.
 TEST_F(Cli, AChangeThatOnlyTheReReadOfEveryLoginRefusesIsNeverWritten) {
-  write(root_ / "etc/ssh/sshd_config",
-        config() + "Match Address *\n  AuthenticationMethods publickey\n");
+  write(root_ / "etc/ssh/sshd_config", config() + "Match Address *\n  AuthenticationMethods publickey\n");
   const auto before = config();
   const auto r = in_root("set AuthenticationMethods any --match \"Address *,192.0.2.0/24\"");
   EXPECT_EQ(r.code, 4) << r.out;

@@ -11,17 +11,17 @@
 namespace sshdctl::config {
 
 enum class Combine {
-  kFirstWins,     // the first value obtained is used (sshd_config(5))
-  kAccumulate,    // every line adds values (Port, ListenAddress, HostKey, AcceptEnv, Allow/Deny…)
-  kPerSubsystem,  // Subsystem: the first line for each subsystem name wins
-  kLastWins,      // every line overrides the one before (sshd's parser assigns these without
-                  // asking whether a value was set: FingerprintHash, IPQoS, MaxStartups, …)
-  kNoneOverrides, // the first value wins, but a "none" line overrides every value before it and
-                  // no later value overrides it (servconf.c assigns "none" unconditionally, a
-                  // time only while unset: UnusedConnectionTimeout)
-  kFirstPerPart,  // each of the two parts is taken from the first line that gives it (RekeyLimit:
-                  // the amount from the first line, the interval from the first line with one;
-                  // an interval "none" gives none)
+  kFirstWins,      // the first value obtained is used (sshd_config(5))
+  kAccumulate,     // every line adds values (Port, ListenAddress, HostKey, AcceptEnv, Allow/Deny…)
+  kPerSubsystem,   // Subsystem: the first line for each subsystem name wins
+  kLastWins,       // every line overrides the one before (sshd's parser assigns these without
+                   // asking whether a value was set: FingerprintHash, IPQoS, MaxStartups, …)
+  kNoneOverrides,  // the first value wins, but a "none" line overrides every value before it and
+                   // no later value overrides it (servconf.c assigns "none" unconditionally, a
+                   // time only while unset: UnusedConnectionTimeout)
+  kFirstPerPart,   // each of the two parts is taken from the first line that gives it (RekeyLimit:
+                   // the amount from the first line, the interval from the first line with one;
+                   // an interval "none" gives none)
 };
 
 enum class Grammar {
