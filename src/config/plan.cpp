@@ -224,9 +224,8 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
                                                   ? " takes its interval from the first line that gives one"
                                                   : " takes a 'none' line, or else the first line, over any other")});
       }
-      if (!others.empty()) return plan;
     }
-    note_ignored(plan, eff);
+    if (others.empty()) note_ignored(plan, eff);  // else each line that could win was replaced
   }
   note_match_overrides(plan, model, eff.uncertain);
   return plan;

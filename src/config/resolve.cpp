@@ -8,7 +8,6 @@ namespace sshdctl::config {
 
 namespace {
 
-// Collects the effective value over the entries accepted by `active`.
 // kFirstPerPart: the parts a line gives (RekeyLimit's interval "none" is none).
 std::vector<std::string> parts_of(std::vector<std::string> values) {
   if (values.size() > 1 && text::unquote(values[1]) == "none") values.resize(1);  // case-sensitive, as sshd
@@ -24,6 +23,7 @@ bool take_missing_part(Effective& result, const std::vector<std::string>& parts,
   return true;
 }
 
+// Collects the effective value over the entries accepted by `active`.
 template <typename Active>
 Effective collect(const Model& model, const OptionKey& key, Active active) {
   Effective result;
