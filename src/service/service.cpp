@@ -372,7 +372,7 @@ class SystemdManager : public ServiceManager {
     const auto states = read_statuses(candidates);
     for (const auto& st : states)
       if (st.socket_activated && st.active_state == "active") active_socket_ = st.unit;
-    std::optional<std::string> loaded;
+    std::optional<std::string> loaded, enabled;
     for (const char* unit : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
       const auto& st = *std::find_if(states.begin(), states.end(), [&](const UnitStatus& x) { return x.unit == unit; });
       if (st.load_state != "loaded") continue;
@@ -382,11 +382,9 @@ class SystemdManager : public ServiceManager {
         return unit;
       }
       if (!loaded) loaded = unit;
+      if (!enabled && st.unit_file_state == "enabled") enabled = unit;
     }
-    for (const char* unit : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
-      const auto& st = *std::find_if(states.begin(), states.end(), [&](const UnitStatus& x) { return x.unit == unit; });
-      if (st.load_state == "loaded" && st.unit_file_state == "enabled") return unit;
-    }
+    if (enabled) return *enabled;
     if (!loaded)
       throw Error(ErrorKind::kNotFound,
                   "no sshd unit: none of ssh.service, sshd.service, ssh.socket is known to systemd",

@@ -19,8 +19,8 @@ std::string script_functions() {
   // again, it is this run's own write that fails: return 2, unwritable). Nothing there after a
   // failed create, three times: unwritable too. sshd_t checks with sshd -T -C for
   // kCheckConnection (validate.h): its output, the effective configuration, is dropped; `said`
-  // keeps sshd's complaints. sshd needs its privilege
-  // separation directory, missing before ssh.service starts (at boot) or when sshd never ran.
+  // keeps sshd's complaints. sshd needs its privilege separation directory, missing before
+  // ssh.service starts (at boot) or when sshd never ran.
   // reload_sshd: see deadman.h; a socket unit needs nothing (the next connection starts sshd).
   return R"SH(reload_sshd() {
   case $1 in *.socket) return 0 ;; esac
