@@ -57,6 +57,19 @@ std::string rewrite_includes(const std::string& content, const std::string& pref
 
 std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>& files, const std::string& main_file,
                                        const std::vector<std::string>& args) {
+  return run_each(files, main_file, {args});
+}
+
+std::optional<SshdRun> SshdOracle::check(const std::map<std::string, std::string>& files,
+                                         const std::string& main_file) {
+  std::vector<std::vector<std::string>> runs;
+  for (const char* spec : kCheckConnections) runs.push_back({"-T", "-C", spec});
+  return run_each(files, main_file, runs);
+}
+
+std::optional<SshdRun> SshdOracle::run_each(const std::map<std::string, std::string>& files,
+                                            const std::string& main_file,
+                                            const std::vector<std::vector<std::string>>& runs) {
   SshdRun run;
   host::Host* runner = &target_;
   bool foreign = false;
@@ -98,9 +111,7 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
     }
   }
 
-  std::vector<std::string> argv{kSshd};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), {"-f", scratch + main_file});
+  std::vector<std::string> tail{"-f", scratch + main_file};
   if (foreign) {
     // The foreign root's HostKey paths mean nothing here; sshd needs one key it can load:
     // this machine's own, or else a throw-away one.
@@ -109,19 +120,25 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
       key = scratch + "/hostkey";
       runner->run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
     }
-    argv.insert(argv.end(), {"-h", key});
+    tail.insert(tail.end(), {"-h", key});
   }
-  run.result = runner->run(argv);
-  run.result.out = text::replace_all(run.result.out, scratch, "");
-  run.result.err = text::replace_all(run.result.err, scratch, "");
+  for (const auto& args : runs) {
+    std::vector<std::string> argv{kSshd};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    run.result = runner->run(argv);
+    run.result.out = text::replace_all(run.result.out, scratch, "");
+    run.result.err = text::replace_all(run.result.err, scratch, "");
+    if (run.result.exit_code != 0) break;
+  }
   return run;
 }
 
 std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::string>& files,
                                               const std::string& main_file,
                                               const std::map<std::string, std::string>& current) {
-  // sshd -T -C kCheckConnection (validate.h); its dump of the configuration is not kept.
-  auto run = this->run(files, main_file, {"-T", "-C", kCheckConnection});
+  // sshd -T -C for each check connection (validate.h); its dump of the configuration is not kept.
+  auto run = check(files, main_file);
   if (!run) {
     if (!target_.offline())
       throw Error(ErrorKind::kNotFound, std::string("cannot validate: ") + kSshd + " is missing",
@@ -131,7 +148,7 @@ std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::s
   if (run->result.exit_code != 0) {
     const std::string said = text::trim(run->result.err);
     // Was it this change, or was the configuration already refused before it?
-    const auto before = current.empty() ? std::nullopt : this->run(current, main_file, {"-T", "-C", kCheckConnection});
+    const auto before = current.empty() ? std::nullopt : check(current, main_file);
     if (before && before->result.exit_code != 0)
       throw Error(ErrorKind::kRejected,
                   "sshd -T already rejects the current configuration, before this change; fix that first "

@@ -140,7 +140,7 @@ class Doctor {
     // pass?) and -T -C for this connection (the values).
     config::SshdOracle oracle(target_, controller_);
     try {
-      const auto checked = oracle.run(tree_->current(), model_->main_file, {"-T", "-C", config::kCheckConnection});
+      const auto checked = oracle.check(tree_->current(), model_->main_file);
       if (!checked) {
         add("service", "configuration valid", Status::kSkip, "no sshd to ask (sshd -T)");
       } else if (checked->result.exit_code != 0) {

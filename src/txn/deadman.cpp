@@ -13,14 +13,16 @@ using text::shell_quote;
 std::string deadman_unit(const std::string& id) { return "sshdctl-deadman-" + id; }
 
 std::string script_functions() {
+  std::string check_specs;
+  for (const char* spec : config::kCheckConnections) check_specs += " " + shell_quote(spec);
   // The lock is a file "PID TIME BOOT_ID" made with noclobber (O_EXCL, no process; see
   // TargetLock); an older sshdctl's lock directory is read through its pid file. An empty lock
   // for 5 s is one whose taker died between the create and the write: taken over, once (empty
   // again, it is this run's own write that fails: return 2, unwritable). Nothing there after a
-  // failed create, three times: unwritable too. sshd_t checks with sshd -T -C for
-  // kCheckConnection (validate.h): its output, the effective configuration, is dropped; `said`
-  // keeps sshd's complaints. sshd needs its privilege separation directory, missing before
-  // ssh.service starts (at boot) or when sshd never ran.
+  // failed create, three times: unwritable too. sshd_t checks with sshd -T -C for each of
+  // kCheckConnections (validate.h), up to the first refusal: its output, the effective
+  // configuration, is dropped; `said` keeps sshd's complaints. sshd needs its privilege
+  // separation directory, missing before ssh.service starts (at boot) or when sshd never ran.
   // reload_sshd: see deadman.h; a socket unit needs nothing (the next connection starts sshd).
   return R"SH(reload_sshd() {
   case $1 in *.socket) return 0 ;; esac
@@ -34,9 +36,12 @@ std::string script_functions() {
 sshd_t() {
   made=
   [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
-  said=$(/usr/sbin/sshd -T -C ')SH" +
-         std::string(config::kCheckConnection) + R"SH(' "$@" 2>&1 >/dev/null)
-  r=$?
+  for spec in)SH" +
+         check_specs + R"SH(; do
+    said=$(/usr/sbin/sshd -T -C "$spec" "$@" 2>&1 >/dev/null)
+    r=$?
+    [ $r = 0 ] || break
+  done
   [ -z "$made" ] || rmdir /run/sshd
   return $r
 }

@@ -664,7 +664,31 @@ def replay(opts):
     return 1 if failed else 0
 
 
+PRIVSEP_DIR = "/run/sshd"
+
+
+def privsep_dir():
+    """sshd refuses to start, even in test mode, without its privilege separation directory,
+    which only exists while an sshd runs: as sshdctl's own check does, create it for the run
+    and remove it after. Returns whether it was made here."""
+    if os.path.isdir(PRIVSEP_DIR):
+        return False
+    os.mkdir(PRIVSEP_DIR, 0o755)
+    return True
+
+
 def main():
+    if os.geteuid() != 0:
+        sys.exit("differential: must run as root (a private mount namespace over /etc/ssh)")
+    made = privsep_dir()
+    try:
+        return run_main()
+    finally:
+        if made:
+            os.rmdir(PRIVSEP_DIR)
+
+
+def run_main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--driver", required=True)
     ap.add_argument("--lenses", required=True)
@@ -681,8 +705,6 @@ def main():
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--replay", help="re-run reproducers in this directory")
     opts = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("differential: must run as root (a private mount namespace over /etc/ssh)")
     if opts.replay:
         return replay(opts)
     if opts.seed is None:

@@ -151,6 +151,24 @@ TEST_F(Cli, AChangeThatOnlyTheReReadOfEveryLoginRefusesIsNeverWritten) {
   EXPECT_EQ(config(), before);
 }
 
+// The same for root's logins only: the first check connection meets no Match block, so a
+// tree whose re-read fails only inside `Match Group root` passes it; the check for root
+// (kRootCheckConnection) refuses it, and nothing is written.
+TEST_F(Cli, AChangeThatOnlyRootsLoginsWouldRefuseIsNeverWritten) {
+  write(root_ / "etc/ssh/sshd_config", config() + "Match Group root\n  AuthenticationMethods publickey\n");
+  const auto before = config();
+  const auto r = in_root("set AuthenticationMethods any --match \"User root\"");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("sshd -T rejected the new configuration"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"any\" must appear alone in AuthenticationMethods"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before);
+  // (sshd's re-read refuses the "any" for root even in a block for another user, once root's
+  // block gave a method: refused too.) A value root's re-read accepts is written.
+  EXPECT_EQ(in_root("set AuthenticationMethods any --match \"User alice\"").code, 4);
+  EXPECT_EQ(config(), before);
+  EXPECT_EQ(in_root("set AuthenticationMethods password --match \"User alice\"").code, 0);
+}
+
 TEST_F(Cli, AConfigurationAlreadyRefusedBySshdIsNotBlamedOnTheChange) {
   write(root_ / "etc/ssh/sshd_config", config() + "Port 22 23\n");
   const auto before = config();

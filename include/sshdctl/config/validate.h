@@ -4,6 +4,7 @@
 // sshd reads the candidate's drop-ins, not the live ones.
 #pragma once
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +25,14 @@ std::string rewrite_includes(const std::string& content, const std::string& pref
 // makes: a tree that fails only in that re-read passes sshd -t, yet refuses logins.
 inline constexpr const char* kCheckConnection =
     "user=sshdctl-check,host=check.invalid,addr=192.0.2.1,laddr=192.0.2.2,lport=22,rdomain=sshdctl-check";
+// The same connection for root: the re-read can fail only inside a Match block that applies,
+// and the one connection above meets none of them. Root's is the logon this tool opens, and
+// `Match Group root`/`Match User root` blocks are common: a tree that only root's re-read
+// refuses passes the first check, yet refuses every root login. (One more sshd run a check.)
+inline constexpr const char* kRootCheckConnection =
+    "user=root,host=check.invalid,addr=192.0.2.1,laddr=192.0.2.2,lport=22,rdomain=sshdctl-check";
+// Every check a candidate must pass, in order (the first refusal is the one reported).
+inline constexpr std::array<const char*, 2> kCheckConnections{kCheckConnection, kRootCheckConnection};
 
 // The refusal of a change on a live host without /usr/sbin/sshd: nothing could validate it.
 Error sshd_missing(const std::string& host);
@@ -44,7 +53,11 @@ class SshdOracle {
   std::optional<SshdRun> run(const std::map<std::string, std::string>& files, const std::string& main_file,
                              const std::vector<std::string>& args);
 
-  // sshd -T -C kCheckConnection; throws Error(kRejected) naming sshd's complaint, and saying so when `current`
+  // sshd -T -C for each of kCheckConnections, in one scratch copy: the first run sshd refuses,
+  // else the last one. Nothing when there is no sshd to ask.
+  std::optional<SshdRun> check(const std::map<std::string, std::string>& files, const std::string& main_file);
+
+  // check(); throws Error(kRejected) naming sshd's complaint, and saying so when `current`
   // (the files as they are) is refused too. Returns the notes.
   std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file,
                                     const std::map<std::string, std::string>& current = {});
@@ -54,6 +67,10 @@ class SshdOracle {
       const std::map<std::string, std::string>& files, const std::string& main_file, const std::string& spec);
 
  private:
+  // Runs sshd once per argument list in `runs`, on one scratch copy, up to the first refusal.
+  std::optional<SshdRun> run_each(const std::map<std::string, std::string>& files, const std::string& main_file,
+                                  const std::vector<std::vector<std::string>>& runs);
+
   host::Host& target_;
   host::Host& controller_;
 };
