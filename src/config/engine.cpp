@@ -233,19 +233,23 @@ Directive ConfigTree::read_directive(const std::string& node, const std::string&
     if (auto span = aug_->span(node)) d.line = text::line_of_offset(*content, span->start);
   if (auto value = aug_->get(node)) {
     d.args = text::split_words(*value);
-    // The lens takes " # …" at the end for a comment; for these keywords sshd keeps it in the
-    // value: the words come from the line itself then.
-    if (takes_rest_of_line(label) && content != nullptr && d.line > 0 && !aug_->match(node + "/#comment").empty()) {
+    // sshd keeps the rest of the line for these keywords as written, and the lens takes
+    // " # …" at the end for a comment: the value comes from the line itself then.
+    if (takes_rest_of_line(label) && content != nullptr && d.line > 0) {
       const auto lines = text::lines(*content);
       if (static_cast<std::size_t>(d.line) <= lines.size()) {
         std::string_view rest = lines[static_cast<std::size_t>(d.line) - 1];
         rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of(" \t")));
         rest.remove_prefix(std::min(rest.size(), label.size()));  // the keyword as written
         rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of(" \t")));
-        if (!rest.empty() && rest.front() == '=') rest.remove_prefix(1);
+        if (!rest.empty() && rest.front() == '=') {  // as sshd's strdelim: blanks, one '=', blanks
+          rest.remove_prefix(1);
+          rest.remove_prefix(std::min(rest.size(), rest.find_first_not_of(" \t")));
+        }
         while (!rest.empty() && std::string_view(" \t\r\f").find(rest.back()) != std::string_view::npos)
           rest.remove_suffix(1);
         d.args = text::split_words(rest);
+        d.raw = std::string(rest);
       }
     }
     return d;

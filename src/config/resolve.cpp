@@ -83,6 +83,9 @@ bool overrides_earlier(const Keyword& keyword, const std::vector<std::string>& v
 
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b) {
   if (keyword.shape == Shape::kCommaList) return comma_items(a) == comma_items(b);
+  // sshd keeps such a value as written (no unquoting); words given apart are written joined by
+  // one space.
+  if (takes_rest_of_line(keyword.name)) return text::join(a, " ") == text::join(b, " ");
   if (a.size() != b.size()) return false;
   const bool fold = keyword.grammar == Grammar::kYesNo || keyword.grammar == Grammar::kEnum;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -113,6 +116,7 @@ std::vector<std::string> value_words(const OptionKey& key, const std::vector<std
 }
 
 std::vector<std::string> option_values(const Entry& entry, const OptionKey& key) {
+  if (!entry.directive->raw.empty()) return {entry.directive->raw};
   return value_words(key, entry.directive->args);
 }
 

@@ -1,7 +1,8 @@
 // sshdctl_diff_driver: the sshdctl side of the differential test against `sshd -T`.
 //
 // One long-lived process answers requests on stdin, one per line, fields separated by TAB.
-// Every answer ends with a line holding a single ".". Values are the engine's own words,
+// Every answer ends with a line holding a single ".". In an answer's fields a backslash, TAB,
+// CR and newline are written \\, \t, \r and \n (a rest-of-line value keeps its tabs). Values are the engine's own words,
 // unnormalised: the runner (tests/differential/normalise.py) is the one place that maps them
 // to what sshd prints.
 //
@@ -15,8 +16,6 @@
 //                             KEY is a keyword, or "Subsystem:NAME"
 //                             → "val KEY NSOURCES FROM_MATCH WORD..." per key (NSOURCES 0: sshd's
 //                             default; FROM_MATCH 1: a Match block, `Match all` included, decided)
-//   from-match SPEC KEY       → "yes" when a Match block other than `Match all` decides KEY for
-//                             the connection, else "no"
 //   from-match SPEC KEY       → "yes" when a Match block other than `Match all` decides KEY for
 //                             the connection, else "no"
 //   set KEY WORD...           plan_set on the loaded tree, applied, the changed files written
@@ -68,11 +67,19 @@ std::vector<std::string> split(const std::string& line, char sep) {
   return out;
 }
 
-// Tabs and newlines cannot appear in an answer field.
-std::string field(std::string s) {
-  for (auto& c : s)
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  return s;
+// Tabs and newlines cannot appear in an answer field as they are: escaped (see the top).
+std::string field(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  return out;
 }
 
 void print_error(const Error& e) {

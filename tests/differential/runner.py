@@ -92,6 +92,15 @@ def read_tree(root):
 
 
 # ---- the two sides ----------------------------------------------------------------------
+
+_ESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+
+
+def unescape(f):
+    """A driver answer's field as the engine has it (driver.cpp escapes \\, TAB, CR, LF)."""
+    return re.sub(r"\\[\\tnr]", lambda m: _ESCAPES[m.group(0)], f)
+
+
 class Driver:
     """The sshdctl side: one sshdctl_diff_driver process (see driver.cpp for the protocol)."""
 
@@ -109,7 +118,7 @@ class Driver:
                 raise RuntimeError("sshdctl_diff_driver died")
             line = line.rstrip("\n")
             if line == ".":
-                return [ln.split("\t") for ln in lines]
+                return [[unescape(f) for f in ln.split("\t")] for ln in lines]
             lines.append(line)
 
     @staticmethod

@@ -11,7 +11,7 @@ namespace sshdctl::config::testing {
 
 inline Directive line(int n, std::string keyword, std::vector<std::string> args, std::string path = {}) {
   if (path.empty()) path = "/node/" + keyword + "@" + std::to_string(n);
-  return Directive{std::move(keyword), std::move(args), std::move(path), n};
+  return Directive{std::move(keyword), std::move(args), std::move(path), n, {}};
 }
 
 inline MatchBlock block(int n, std::vector<Criterion> criteria, std::vector<Directive> settings) {

@@ -16,6 +16,9 @@ struct Directive {
   std::vector<std::string> args;  // words (quotes kept); Subsystem: {name, command words...}
   std::string path;               // Augeas path of the node (empty for lines not yet written)
   int line = 0;                   // 1-based; 0 for lines not yet written
+  // For the keywords sshd takes the rest of the line for (takes_rest_of_line): that rest as
+  // sshd keeps it (inner tabs, quotes and " #" kept); empty for lines not read from a file.
+  std::string raw;
 };
 
 struct Criterion {

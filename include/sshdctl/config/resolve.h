@@ -24,7 +24,8 @@ struct OptionKey {
 const Keyword* option_of(std::string_view written);
 bool sets_option(const Entry& entry, const OptionKey& key);
 
-// The value words a line contributes (Subsystem: the command, without the name).
+// The value words a line contributes (Subsystem: the command, without the name; a
+// rest-of-line keyword read from a file: one word, the rest of the line as sshd keeps it).
 std::vector<std::string> option_values(const Entry& entry, const OptionKey& key);
 // The same for the words of a line as the operator gives them (KEY's words after the keyword).
 std::vector<std::string> value_words(const OptionKey& key, const std::vector<std::string>& words);
