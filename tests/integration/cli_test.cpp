@@ -29,6 +29,15 @@ class Cli : public ::testing::Test {
     return path.string();
   }
   std::string config(const std::string& file = "etc/ssh/sshd_config") { return read(root_ / file); }
+  // `args` is a change sshd -T refuses for `said`: exit 4, sshd's words shown, the file as it was.
+  void expect_rejected(const std::string& args, const std::string& said) {
+    const auto before = config();
+    const auto r = in_root(args);
+    EXPECT_EQ(r.code, 4) << r.out;
+    EXPECT_NE(r.out.find("sshd -T rejected the new configuration"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(said), std::string::npos) << r.out;
+    EXPECT_EQ(config(), before);
+  }
 
   TempDir tmp_;
   fs::path root_;
@@ -143,12 +152,8 @@ TEST_F(Cli, ConfigurationSshdRejectsIsNeverWritten) {
 // sshd -t passes it; the check (sshd -T -C) refuses it, and nothing is written.
 TEST_F(Cli, AChangeThatOnlyTheReReadOfEveryLoginRefusesIsNeverWritten) {
   write(root_ / "etc/ssh/sshd_config", config() + "Match Address *\n  AuthenticationMethods publickey\n");
-  const auto before = config();
-  const auto r = in_root("set AuthenticationMethods any --match \"Address *,192.0.2.0/24\"");
-  EXPECT_EQ(r.code, 4) << r.out;
-  EXPECT_NE(r.out.find("sshd -T rejected the new configuration"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"any\" must appear alone in AuthenticationMethods"), std::string::npos) << r.out;
-  EXPECT_EQ(config(), before);
+  expect_rejected("set AuthenticationMethods any --match \"Address *,192.0.2.0/24\"",
+                  "\"any\" must appear alone in AuthenticationMethods");
 }
 
 // The same for root's logins only: the first check connection meets no Match block, so a
@@ -156,16 +161,11 @@ TEST_F(Cli, AChangeThatOnlyTheReReadOfEveryLoginRefusesIsNeverWritten) {
 // (kRootCheckConnection) refuses it, and nothing is written.
 TEST_F(Cli, AChangeThatOnlyRootsLoginsWouldRefuseIsNeverWritten) {
   write(root_ / "etc/ssh/sshd_config", config() + "Match Group root\n  AuthenticationMethods publickey\n");
-  const auto before = config();
-  const auto r = in_root("set AuthenticationMethods any --match \"User root\"");
-  EXPECT_EQ(r.code, 4) << r.out;
-  EXPECT_NE(r.out.find("sshd -T rejected the new configuration"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\"any\" must appear alone in AuthenticationMethods"), std::string::npos) << r.out;
-  EXPECT_EQ(config(), before);
-  // (sshd's re-read refuses the "any" for root even in a block for another user, once root's
-  // block gave a method: refused too.) A value root's re-read accepts is written.
-  EXPECT_EQ(in_root("set AuthenticationMethods any --match \"User alice\"").code, 4);
-  EXPECT_EQ(config(), before);
+  expect_rejected("set AuthenticationMethods any --match \"User root\"",
+                  "\"any\" must appear alone in AuthenticationMethods");
+  // sshd's re-read refuses the "any" for root even in a block for another user, once root's
+  // block gave a method: refused too. A value root's re-read accepts is written.
+  expect_rejected("set AuthenticationMethods any --match \"User alice\"", "\"any\" must appear alone");
   EXPECT_EQ(in_root("set AuthenticationMethods password --match \"User alice\"").code, 0);
 }
 
@@ -302,6 +302,20 @@ TEST_F(Cli, ARestOfLineValueKeepsItsHashAsSshdDoes) {
   EXPECT_NE(config().find("\nVersionAddendum web1\n"), std::string::npos) << config();
   EXPECT_EQ(config().find("# note"), std::string::npos) << config();
   EXPECT_EQ(in_root("set VersionAddendum web1").code, 3) << "now unchanged";
+}
+
+// sshd takes such a value from after the blanks, one '=' and blanks, to the end of the line
+// as written: a tab inside it stays a tab, and a value given as words is not the same value.
+TEST_F(Cli, ARestOfLineValueKeepsItsTabsAsSshdDoes) {
+  write(root_ / "etc/ssh/sshd_config", config() + "ForceCommand =  internal-sftp\t-l INFO\n");
+  const auto shown = in_root("show ForceCommand");
+  EXPECT_EQ(shown.code, 0) << shown.out;
+  EXPECT_NE(shown.out.find("ForceCommand internal-sftp\t-l INFO    # /etc/ssh/sshd_config:"), std::string::npos)
+      << shown.out;
+  const auto r = in_root("set -- ForceCommand internal-sftp -l INFO");
+  EXPECT_EQ(r.code, 0) << "a tab is not a space to sshd: " << r.out;
+  EXPECT_NE(config().find("\nForceCommand =  internal-sftp -l INFO\n"), std::string::npos) << "layout kept: " << config();
+  EXPECT_EQ(in_root("set -- ForceCommand internal-sftp -l INFO").code, 3) << "now unchanged";
 }
 
 // List keywords live in child nodes of the tree: replacing them, adding a new one, a
