@@ -2,9 +2,9 @@
 //
 // One long-lived process answers requests on stdin, one per line, fields separated by TAB.
 // Every answer ends with a line holding a single ".". In an answer's fields a backslash, TAB,
-// CR and newline are written \\, \t, \r and \n (a rest-of-line value keeps its tabs). Values are the engine's own words,
-// unnormalised: the runner (tests/differential/normalise.py) is the one place that maps them
-// to what sshd prints.
+// CR and newline are written \\, \t, \r and \n (a rest-of-line value keeps its tabs).
+// Values are the engine's own words, unnormalised: the runner (tests/differential/normalise.py)
+// is the one place that maps them to what sshd prints.
 //
 //   load ROOT                 load ROOT/etc/ssh/sshd_config and its Include tree through an
 //                             FsHost rooted at ROOT
@@ -72,11 +72,20 @@ std::string field(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

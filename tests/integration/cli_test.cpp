@@ -314,7 +314,8 @@ TEST_F(Cli, ARestOfLineValueKeepsItsTabsAsSshdDoes) {
       << shown.out;
   const auto r = in_root("set -- ForceCommand internal-sftp -l INFO");
   EXPECT_EQ(r.code, 0) << "a tab is not a space to sshd: " << r.out;
-  EXPECT_NE(config().find("\nForceCommand =  internal-sftp -l INFO\n"), std::string::npos) << "layout kept: " << config();
+  EXPECT_NE(config().find("\nForceCommand =  internal-sftp -l INFO\n"), std::string::npos)
+      << "layout kept: " << config();
   EXPECT_EQ(in_root("set -- ForceCommand internal-sftp -l INFO").code, 3) << "now unchanged";
 }
 
