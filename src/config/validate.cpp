@@ -20,24 +20,37 @@ Error sshd_missing(const std::string& host) {
       Location{host, {}, 0});
 }
 
-std::string rewrite_includes(const std::string& content, const std::string& prefix) {
+namespace {
+
+// Where a line sets `keyword` (any case and indentation, then blanks or '='): the offset of its
+// value, else npos.
+size_t keyword_value(const std::string& line, std::string_view keyword) {
+  const auto start = line.find_first_not_of(" \t");
+  const size_t n = keyword.size();
+  if (start == std::string::npos || line.size() < start + n ||
+      !text::iequals(std::string_view(line).substr(start, n), keyword) ||
+      (line.size() > start + n && std::string_view(" \t=").find(line[start + n]) == std::string_view::npos))
+    return std::string::npos;
+  return start + n;
+}
+
+// Rewrites each path word of every `keyword` line through `map` (comments and layout before the
+// keyword kept; the keyword spelled `spelling`); the lines of other keywords are left as they are.
+template <typename Map>
+std::string rewrite_paths(const std::string& content, std::string_view keyword, std::string_view spelling, Map map) {
   std::string out;
   out.reserve(content.size());
   for (const auto& line : text::lines(content)) {
-    const auto start = line.find_first_not_of(" \t");
-    const bool include =
-        start != std::string::npos && line.size() >= start + 7 &&
-        text::iequals(std::string_view(line).substr(start, 7), "include") &&
-        (line.size() == start + 7 || std::string_view(" \t=").find(line[start + 7]) != std::string::npos);
-    if (!include) {
+    const auto value_at = keyword_value(line, keyword);
+    if (value_at == std::string::npos) {
       out += line + "\n";
       continue;
     }
-    std::string rest = line.substr(start + 7);
+    const std::string rest = line.substr(value_at);
     const auto value_start = rest.find_first_not_of(" \t=");
-    std::vector<std::string> words =
+    const std::vector<std::string> words =
         text::split_words(value_start == std::string::npos ? "" : rest.substr(value_start));
-    std::string rewritten = line.substr(0, start) + "Include";
+    std::string rewritten = line.substr(0, value_at - keyword.size()) + std::string(spelling);
     bool comment = false;
     for (const auto& word : words) {
       if (comment || (!word.empty() && word[0] == '#')) {
@@ -46,13 +59,28 @@ std::string rewrite_includes(const std::string& content, const std::string& pref
         continue;
       }
       const bool quoted = word.size() >= 2 && word.front() == '"';
-      const std::string path = prefix + include_pattern_path(text::unquote(word));
+      const std::string path = map(text::unquote(word));
       rewritten += " " + (quoted ? "\"" + path + "\"" : path);
     }
     out += rewritten + "\n";
   }
   if (!content.empty() && content.back() != '\n' && !out.empty()) out.pop_back();
   return out;
+}
+
+}  // namespace
+
+std::string rewrite_includes(const std::string& content, const std::string& prefix) {
+  return rewrite_paths(content, "include", "Include",
+                       [&](const std::string& pattern) { return prefix + include_pattern_path(pattern); });
+}
+
+std::string rewrite_host_keys(const std::string& content, const std::string& prefix, std::vector<std::string>* paths) {
+  return rewrite_paths(content, "hostkey", "HostKey", [&](const std::string& path) {
+    if (path.empty() || path.front() != '/') return path;
+    if (paths != nullptr) paths->push_back(path);
+    return prefix + path;
+  });
 }
 
 std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>& files, const std::string& main_file,
@@ -98,8 +126,14 @@ std::optional<SshdRun> SshdOracle::run_each(const std::map<std::string, std::str
     }
   } cleanup{runner, scratch};
 
-  for (const auto& [path, content] : files)
-    runner->write_scratch_file(scratch + path, rewrite_includes(content, scratch));
+  // A foreign root's HostKey lines name the root's own keys: pointed into the copy, where the
+  // root's keys are copied below (sshd on this machine would otherwise load this machine's).
+  std::vector<std::string> named_keys;
+  for (const auto& [path, content] : files) {
+    std::string copy = rewrite_includes(content, scratch);
+    if (foreign) copy = rewrite_host_keys(copy, scratch, &named_keys);
+    runner->write_scratch_file(scratch + path, copy);
+  }
   // sshd refuses to start, even in test mode, without its privilege separation directory,
   // which only exists while an sshd runs (not on an offline root, nor under socket
   // activation between connections): create it for the check and remove it after.
@@ -113,14 +147,31 @@ std::optional<SshdRun> SshdOracle::run_each(const std::map<std::string, std::str
 
   std::vector<std::string> tail{"-f", scratch + main_file};
   if (foreign) {
-    // The foreign root's HostKey paths mean nothing here; sshd needs one key it can load:
-    // this machine's own, or else a throw-away one.
-    std::string key = "/etc/ssh/ssh_host_ed25519_key";
-    if (!runner->stat(key).regular) {
-      key = scratch + "/hostkey";
-      runner->run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
+    // The root's own host keys, as its sshd would load them (a key sshd finds too short for
+    // RequiredRSASize, say, is refused here as there): the keys its HostKey lines name, else
+    // sshd's default ones. Without any (an image whose keys are made at first boot), one key
+    // sshd can load: this machine's own, or else a throw-away one.
+    const bool defaults = named_keys.empty();
+    if (defaults)
+      named_keys = {"/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key"};
+    bool copied = false;
+    for (const auto& key : named_keys) {
+      const auto content = target_.read_file(key);
+      if (!content) continue;
+      runner->write_scratch_file(scratch + key, *content);
+      copied = true;
+      if (defaults) tail.insert(tail.end(), {"-h", scratch + key});
     }
-    tail.insert(tail.end(), {"-h", key});
+    if (!copied) {
+      std::string key = "/etc/ssh/ssh_host_ed25519_key";
+      if (!runner->stat(key).regular) {
+        key = scratch + "/hostkey";
+        runner->run({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
+      }
+      tail.insert(tail.end(), {"-h", key});
+      run.notes.push_back(target_.name() + " has none of the host keys its sshd would load: checked with " +
+                          (key == "/etc/ssh/ssh_host_ed25519_key" ? "this machine's " + key : "a throw-away key"));
+    }
   }
   for (const auto& args : runs) {
     std::vector<std::string> argv{kSshd};

@@ -179,6 +179,29 @@ TEST_F(Cli, AConfigurationAlreadyRefusedBySshdIsNotBlamedOnTheChange) {
   EXPECT_EQ(config(), before);
 }
 
+// An offline root without an sshd of its own is checked with this machine's sshd, but with the
+// root's own host keys: its 2048-bit RSA key is too short for RequiredRSASize 3072, so the
+// root's sshd would not start; the check says so and nothing is written. Whether the key is
+// named by a HostKey line or found at sshd's default path.
+TEST_F(Cli, AnOfflineRootIsCheckedWithItsOwnHostKeys) {
+  const auto key = root_ / "etc/ssh/ssh_host_rsa_key";
+  ASSERT_EQ(run("ssh-keygen -q -t rsa -b 2048 -N '' -C test -f " + quote(key.string())).code, 0);
+  expect_rejected("set RequiredRSASize 3072", "Invalid key length");
+  write(root_ / "etc/ssh/sshd_config", "HostKey \"/etc/ssh/ssh_host_rsa_key\" # the root's\n" + config());
+  expect_rejected("set RequiredRSASize 3072", "Invalid key length");
+  const auto r = in_root("set RequiredRSASize 2048");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("none of the host keys"), std::string::npos) << r.out;
+}
+
+// A root without host keys (an image whose keys are made at first boot) is checked with one
+// key sshd can load, and the report says so.
+TEST_F(Cli, AnOfflineRootWithoutHostKeysIsCheckedWithAKeyOfThisMachine) {
+  const auto r = in_root("set RequiredRSASize 3072");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("has none of the host keys its sshd would load: checked with"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, ParseErrorsQuoteTheLine) {
   write(root_ / "etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication no\nPermitRootLogin\n");
   const auto r = in_root("show");

@@ -18,5 +18,14 @@ TEST(RewriteIncludes, LeavesKeywordsThatOnlyStartWithIncludeAlone) {
   EXPECT_EQ(rewrite_includes("IncludeX foo\n", "/p"), "IncludeX foo\n");
 }
 
+TEST(RewriteHostKeys, PointsAbsoluteKeyPathsIntoTheCopyAndListsThem) {
+  std::vector<std::string> paths;
+  EXPECT_EQ(
+      rewrite_host_keys("HostKey /etc/ssh/a\n\thostkey=\"/k b\" # c\nHostKey rel\nHostKeyAlgorithms x\n#HostKey /n",
+                        "/s", &paths),
+      "HostKey /s/etc/ssh/a\n\tHostKey \"/s/k b\" # c\nHostKey rel\nHostKeyAlgorithms x\n#HostKey /n");
+  EXPECT_EQ(paths, (std::vector<std::string>{"/etc/ssh/a", "/k b"}));
+}
+
 }  // namespace
 }  // namespace sshdctl::config

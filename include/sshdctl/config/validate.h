@@ -19,6 +19,10 @@ namespace sshdctl::config {
 // absolute pattern (relative patterns are under /etc/ssh, as sshd resolves them).
 std::string rewrite_includes(const std::string& content, const std::string& prefix);
 
+// Rewrites the absolute path of every HostKey line to `prefix` + the path, adding each such path
+// to `paths` (a foreign root's keys are checked from a copy; relative paths are left alone).
+std::string rewrite_host_keys(const std::string& content, const std::string& prefix, std::vector<std::string>* paths);
+
 // The connection a candidate is checked for: sshd -T -C with every detail given (sshd's test
 // mode refuses a tree with `Match LocalPort` when lport is missing), none of them likely to be
 // named by a Match block. sshd -T is sshd -t, then the re-read of the files every connection
