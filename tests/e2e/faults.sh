@@ -283,6 +283,13 @@ printf '%s\t%s\t%s\n' "reboot past the end of a local --for window" "down" "wind
 
 
 # disk full, read-only: nothing changes, the error says so
+# The shell line that puts DIR on a tmpfs just big enough for what it holds (plus a
+# little), copies it back whole (any error is the setup's failure: a host that lost its
+# host keys would fail the run for the wrong reason) and then fills what is left.
+fill_up() {
+    local dir=$1
+    printf '%s' "mkdir -p /run/flt && cp -a $dir/. /run/flt/ && mount -t tmpfs -o size=\$((\$(du -sk /run/flt | cut -f1) + 64))k tmpfs $dir && cp -a /run/flt/. $dir/ && { dd if=/dev/zero of=$dir/fill bs=4k 2>/dev/null; true; }"
+}
 full_case() {
     local row=$1 setup=$2 undo=$3
     before=$(conf_sha); before_sets=$(sets)
@@ -294,10 +301,10 @@ full_case() {
     judge "$row" "committed" "nothing changed" "$before" "$before_sets"
 }
 full_case "disk full on /var/lib/sshdctl" \
-    'mkdir -p /run/flt && cp -a /var/lib/sshdctl/. /run/flt/ && mount -t tmpfs -o size=64k tmpfs /var/lib/sshdctl && cp -a /run/flt/. /var/lib/sshdctl/ 2>/dev/null; dd if=/dev/zero of=/var/lib/sshdctl/fill bs=4k 2>/dev/null; true' \
+    "$(fill_up /var/lib/sshdctl)" \
     'umount /var/lib/sshdctl; rm -rf /run/flt'
 full_case "disk full on /etc/ssh" \
-    'mkdir -p /run/flt && cp -a /etc/ssh/. /run/flt/ && mount -t tmpfs -o size=512k tmpfs /etc/ssh && cp -a /run/flt/. /etc/ssh/ && dd if=/dev/zero of=/etc/ssh/fill bs=4k 2>/dev/null; true' \
+    "$(fill_up /etc/ssh)" \
     'umount /etc/ssh; rm -rf /run/flt'
 full_case "/etc/ssh read-only" \
     'mount --bind /etc/ssh /etc/ssh && mount -o remount,bind,ro /etc/ssh' \
