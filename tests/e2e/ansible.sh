@@ -25,8 +25,11 @@ export ANSIBLE_COLLECTIONS_PATH=$repo/ansible/collections ANSIBLE_HOST_KEY_CHECK
 export ANSIBLE_SSH_ARGS="-F $LAB_SSH_CONFIG -o UserKnownHostsFile=$LAB_KNOWN_HOSTS -o ControlMaster=auto -o ControlPersist=60s"
 export ANSIBLE_TIMEOUT=10 ANSIBLE_PIPELINING=True ANSIBLE_LOCALHOST_WARNING=False ANSIBLE_PYTHON_INTERPRETER=auto_silent
 inv=$tmp/inventory
-printf '[lab]\n%s ansible_host=%s ansible_user=ecs-user ansible_ssh_private_key_file=%s ansible_python_interpreter=/usr/bin/python3\n' \
-    "$h" "$a" "$LAB_KEY" >"$inv"
+# sudopw: sudo asks ecs-user's password, which Ansible's become gets from the inventory
+become=""
+[[ $(flavor_of "$h") == *sudopw ]] && become=" ansible_become_password=$LAB_SUDO_PASSWORD"
+printf '[lab]\n%s ansible_host=%s ansible_user=ecs-user ansible_ssh_private_key_file=%s ansible_python_interpreter=/usr/bin/python3%s\n' \
+    "$h" "$a" "$LAB_KEY" "$become" >"$inv"
 res=$tmp/result.json
 play() { capture ansible-playbook -i "$inv" -e "sshdctl=$bin result_file=$res" "$@"; }
 tsv() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
