@@ -452,15 +452,20 @@ void confirm_change(Context& ctx, Journal& journal, const ChangeSet& set, const 
 }
 
 // The change goes, at once, through this session: the target's undo script (one request), or
-// the before-images written back here.
-void roll_back(Context& ctx, Journal& journal, const ChangeSet& set, const std::vector<config::FileChange>& changes,
-               const std::string& why) {
+// the before-images written back here. Returns what the target had done by itself already (its
+// dead-man ran out first, as when a fresh login takes longer than --confirm-timeout), or "".
+std::string roll_back(Context& ctx, Journal& journal, const ChangeSet& set,
+                      const std::vector<config::FileChange>& changes, const std::string& why) {
   if (ctx.target->runs_scripts()) {
     if (const auto r = run_undo(ctx, set, "rollback", why)) {
       bool reverted = false;
       const std::string said = undo_outcome(ctx, set, *r, reverted);
       if (r->exit_code != 0) throw Error(ErrorKind::kInternal, said, Location{ctx.target->name(), {}, 0});
-      return;
+      const std::string prefix = "nothing: rolled-back: ";  // the state the dead-man left
+      const std::string line = last_line(r->out);
+      if (line.rfind(prefix + "reverted by the target", 0) == 0)
+        return "the target had undone change set " + set.id + " by itself already (" + line.substr(prefix.size()) + ")";
+      return {};
     }
   }
   std::size_t restored = 0;
@@ -478,6 +483,7 @@ void roll_back(Context& ctx, Journal& journal, const ChangeSet& set, const std::
     throw Error(e.kind(), e.message() + " (still changed, each file whole, old or new: " + text::join(left, ", ") + ")",
                 e.where());
   }
+  return {};
 }
 
 }  // namespace
@@ -779,8 +785,10 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     return report;
   }
   spdlog::warn("{}: {}; rolling the change back", report.host, *failure);
+  std::string by_target;
   try {
-    roll_back(ctx, journal, set, changes, failed_step.empty() ? "the login probe failed" : failed_step + " failed");
+    by_target =
+        roll_back(ctx, journal, set, changes, failed_step.empty() ? "the login probe failed" : failed_step + " failed");
   } catch (const Error& e) {
     throw Error(ErrorKind::kInternal, *failure + "; THE ROLLBACK FAILED: " + e.message(), Location{report.host, {}, 0})
         .with_detail(armed.empty()
@@ -798,8 +806,11 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   } catch (const Error& e) {
     outcome = "; the files are restored, but " + e.message();
   }
-  throw Error(ErrorKind::kRolledBack, "rolled back: " + *failure + outcome, Location{report.host, {}, 0})
-      .with_detail("the change would have locked the operator out; every file is back as it was");
+  const bool late = !by_target.empty();  // the fresh login came after the dead-man's deadline
+  throw Error(ErrorKind::kRolledBack, "rolled back: " + *failure + (late ? "; " + by_target : "") + outcome,
+              Location{report.host, {}, 0})
+      .with_detail(late ? "every file is back as it was; a longer --confirm-timeout gives slow logins more time"
+                        : "the change would have locked the operator out; every file is back as it was");
 }
 
 }  // namespace sshdctl::txn

@@ -89,7 +89,7 @@ lab_up() {
     # (Debian 11 and 13 hosts are reached over SSH, as a controller on Debian 12 reaches them).
     local missing h
     while read -r h _; do
-        case $("$lab" flavor "$h") in bullseye* | trixie*) continue ;; esac
+        runs_inside "$h" || continue
         missing=$("$lab" exec "$h" -- ldd "$bin" 2>&1 | grep 'not found' || true)
         [[ -z $missing ]] || fatal "the lab image lacks libraries of sshdctl (add their packages to PACKAGES in tests/e2e/lab): $missing"
         break
@@ -104,6 +104,9 @@ hx() { local h=$1; shift; "$lab" exec "$h" -- "$@"; }
 # --- what differs between flavors (LAB_FLAVOR; ctest's e2e.STORY.FLAVOR) -------------------
 # flavor_of HOST: its flavor (bookworm, trixie+socket, sysv, ...)
 flavor_of() { "$lab" flavor "$1"; }
+# runs_inside HOST: whether the sshdctl built here runs inside HOST (a Debian 12 root: the
+# binary needs its glibc and libraries; not on bullseye or trixie flavors)
+runs_inside() { case $(flavor_of "$1") in bullseye* | trixie*) return 1 ;; esac; }
 # sudo_args FLAVOR: sets SUDO_ARGS to what a remote sshdctl needs to become root there
 # (sudopw: ecs-user's password, from the start; it is exported as E2E_LOGIN_PW)
 sudo_args() {

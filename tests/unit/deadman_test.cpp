@@ -173,6 +173,18 @@ TEST_F(DeadMan, ConfirmingAChangeTheTargetUndidAlreadySaysSo) {
   EXPECT_EQ(last_line(r.out), "nothing: rolled-back: reverted by the target: not confirmed within 120 s");
 }
 
+// The run's own rollback after the deadline (its fresh login came too late): the files are the
+// target's business already; the line is what sshdctl reports (transaction.cpp roll_back).
+TEST_F(DeadMan, ARollbackAfterTheDeadlineLeavesTheTargetsUndoAndSaysSo) {
+  ASSERT_EQ(undo("deadline").status, 0);
+  const auto r = undo("rollback 'the login probe failed'");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(last_line(r.out), "nothing: rolled-back: reverted by the target: not confirmed within 120 s");
+  EXPECT_EQ(state(), "rolled-back: reverted by the target: not confirmed within 120 s");
+  EXPECT_EQ(dir.read("etc/x.conf"), "old\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("lock")));
+}
+
 TEST_F(DeadMan, TheNextRunWaitsForARunStillConfirmingThenSaysItIsInFlight) {
   std::string boot = last_line(sh("cat /proc/sys/kernel/random/boot_id").out);
   const pid_t owner = ::fork();
