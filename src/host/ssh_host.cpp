@@ -918,9 +918,14 @@ Snapshot parse_snapshot(const std::string& answer) {
     snap.files[e.path] = std::move(f);
   }
   if (next_line() != "data") throw bad("changed while it was read (no data)");
+  // Each size is held to what is left, so that a garbled one (past 2^64 in the sum) cannot wrap.
+  const std::size_t left = answer.size() - pos;
   std::size_t total = 0;
-  for (const auto size : sizes) total += size;
-  if (answer.size() - pos != total) throw bad("changed while it was read (sizes)");
+  for (const auto size : sizes) {
+    if (size > left - total) throw bad("changed while it was read (sizes)");
+    total += size;
+  }
+  if (left != total) throw bad("changed while it was read (sizes)");
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (!entries[i].regular) continue;
     snap.files[entries[i].path].content = answer.substr(pos, sizes[i]);

@@ -18,11 +18,12 @@ constexpr int kVersion = 1;
 constexpr const char* kLockPath = "/var/lib/sshdctl/lock";
 const host::FileInfo kPrivate{false, true, false, 0600, 0, 0};
 
-// %-escapes what would break a "key value" line: %, newlines, and (for paths) blanks.
+// %-escapes what would break a "key value" line: %, newlines, and (for paths, one word of a
+// file record) blanks and '"', which would open a quoted word there (text::split_words).
 std::string escape(const std::string& s, bool blanks) {
   std::string out;
   for (const char c : s) {
-    if (c == '%' || c == '\n' || c == '\r' || (blanks && (c == ' ' || c == '\t'))) {
+    if (c == '%' || c == '\n' || c == '\r' || (blanks && (c == ' ' || c == '\t' || c == '"'))) {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
       out += buf;

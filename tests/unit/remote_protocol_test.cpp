@@ -193,6 +193,10 @@ TEST(Snapshot, ReadsFilesWithAnyNameAndEveryByteAndFollowsIncludes) {
 TEST(Snapshot, AnAnswerThatDoesNotAddUpIsRefused) {
   EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nstat\nregular file|644|0|0|5\ndata\nabc"), Error);
   EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nstat\ndata\n"), Error);
+  // Sizes whose sum wraps past 2^64 to the bytes there (tests/fuzz/README.md, finding 5).
+  EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nF 0 1 /b\nstat\nregular file|644|0|0|4\n"
+                                    "regular file|644|0|0|18446744073709551615\ndata\nabc"),
+               Error);
   const auto ok = host::parse_snapshot("F 0 1 /a\nX /b\nstat\nregular file|644|0|0|3\ndata\nabc");
   EXPECT_EQ(ok.files.at("/a").content, "abc");
   EXPECT_FALSE(ok.files.at("/b").info.exists);
@@ -227,8 +231,8 @@ TEST(CommitScript, TakesItsFilesAsTriplesAfterTheFixedArguments) {
                                      {{"/etc/ssh/sshd_config", std::string("abc"), false},
                                       {"/etc/new file", std::nullopt, false},
                                       {"/etc/gone", std::string("def"), true}});
-  EXPECT_EQ(args, (std::vector<std::string>{"ID", "30", "5", "/etc/ssh/sshd_config", "120", "W", "/etc/ssh/sshd_config", "abc",
-                                            "W", "/etc/new file", "-", "D", "/etc/gone", "def"}));
+  EXPECT_EQ(args, (std::vector<std::string>{"ID", "30", "5", "/etc/ssh/sshd_config", "120", "W", "/etc/ssh/sshd_config",
+                                            "abc", "W", "/etc/new file", "-", "D", "/etc/gone", "def"}));
   // It parses as sh: the target's sh would refuse a broken script only at commit time.
   const testing::TempDir dir("commit");
   const std::string script = dir.write("commit.sh", txn::commit_script());
