@@ -20,6 +20,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -879,16 +880,22 @@ Snapshot parse_snapshot(const std::string& answer) {
   };
   const auto bad = [](const std::string& why) { return Error(ErrorKind::kInternal, "the target's snapshot " + why); };
   std::string glob;
+  std::set<std::string> named;
   while (true) {
     const auto line = next_line();
     if (!line) throw bad("ended early");
     if (*line == "stat") break;
     if (line->size() < 2 || (*line)[1] != ' ') throw bad("has a malformed line: " + *line);
     const char kind = (*line)[0];
+    // The script names each path once (its `seen`): a path named twice is a garbled answer.
+    const auto once = [&](const std::string& path) {
+      if (!named.insert(path).second) throw bad("names " + path + " twice");
+      return path;
+    };
     if ((kind == 'F' || kind == 'S') && line->size() > 6) {
-      entries.push_back(Entry{line->substr(6), (*line)[2] == '1', (*line)[4] == '1'});
+      entries.push_back(Entry{once(line->substr(6)), (*line)[2] == '1', (*line)[4] == '1'});
     } else if (kind == 'X') {
-      snap.files[line->substr(2)] = Snapshot::File{};
+      snap.files[once(line->substr(2))] = Snapshot::File{};
     } else if (kind == 'G') {
       glob = line->substr(2);
       snap.globs[glob];

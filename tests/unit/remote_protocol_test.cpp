@@ -193,6 +193,10 @@ TEST(Snapshot, ReadsFilesWithAnyNameAndEveryByteAndFollowsIncludes) {
 TEST(Snapshot, AnAnswerThatDoesNotAddUpIsRefused) {
   EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nstat\nregular file|644|0|0|5\ndata\nabc"), Error);
   EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nstat\ndata\n"), Error);
+  // A path named twice, once regular and once not (finding 7): the script names each once.
+  EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nS 0 0 /a\nstat\nregular file|644|0|0|3\ndirectory|755|0|0|4096\n"
+                                    "data\nabc"),
+               Error);
   // Sizes whose sum wraps past 2^64 to the bytes there (tests/fuzz/README.md, finding 5).
   EXPECT_THROW(host::parse_snapshot("F 0 1 /a\nF 0 1 /b\nstat\nregular file|644|0|0|4\n"
                                     "regular file|644|0|0|18446744073709551615\ndata\nabc"),
