@@ -1,5 +1,7 @@
 #include "sshdctl/config/validate.h"
 
+#include <regex>
+
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
 #include "sshdctl/config/model.h"
@@ -12,6 +14,14 @@ constexpr const char* kSshd = "/usr/sbin/sshd";
 constexpr const char* kPrivsepDir = "/run/sshd";
 
 }  // namespace
+
+Location sshd_complaint_location(const std::string& host, const std::string& said, const std::string& fallback) {
+  // "/etc/ssh/x.conf: line 3: Bad configuration option: Foo", "/etc/ssh/x.conf line 3: ..."
+  static const std::regex where(R"((/[^\s:]+):? line ([0-9]{1,9})\b)");
+  std::smatch m;
+  if (std::regex_search(said, m, where)) return Location{host, m[1].str(), std::stoi(m[2].str())};
+  return Location{host, fallback, 0};
+}
 
 Error sshd_missing(const std::string& host) {
   return Error(
@@ -40,10 +50,13 @@ template <typename Map>
 std::string rewrite_paths(const std::string& content, std::string_view keyword, std::string_view spelling, Map map) {
   std::string out;
   out.reserve(content.size());
-  for (const auto& line : text::lines(content)) {
+  for (std::string line : text::lines(content)) {
+    // sshd takes a CR as white space (a CRLF file): the last word must not keep it
+    const bool cr = !line.empty() && line.back() == '\r';
+    if (cr) line.pop_back();
     const auto value_at = keyword_value(line, keyword);
     if (value_at == std::string::npos) {
-      out += line + "\n";
+      out += line + (cr ? "\r\n" : "\n");
       continue;
     }
     const std::string rest = line.substr(value_at);
@@ -62,7 +75,7 @@ std::string rewrite_paths(const std::string& content, std::string_view keyword, 
       const std::string path = map(text::unquote(word));
       rewritten += " " + (quoted ? "\"" + path + "\"" : path);
     }
-    out += rewritten + "\n";
+    out += rewritten + (cr ? "\r\n" : "\n");
   }
   if (!content.empty() && content.back() != '\n' && !out.empty()) out.pop_back();
   return out;
@@ -204,10 +217,10 @@ std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::s
       throw Error(ErrorKind::kRejected,
                   "sshd -T already rejects the current configuration, before this change; fix that first "
                   "(nothing was changed)",
-                  Location{target_.name(), main_file, 0})
+                  sshd_complaint_location(target_.name(), before->result.err, main_file))
           .with_detail(text::trim(before->result.err));
     throw Error(ErrorKind::kRejected, "sshd -T rejected the new configuration; nothing was changed",
-                Location{target_.name(), main_file, 0})
+                sshd_complaint_location(target_.name(), said, main_file))
         .with_detail(said);
   }
   run->notes.push_back("validated with sshd -T (" + run->validator + ")");

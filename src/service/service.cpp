@@ -485,9 +485,7 @@ class SighupManager : public ServiceManager {
     r.action = "reload";
     r.method = "SIGHUP to the pid in /run/sshd.pid (" + why_ + ")";
     r.before = status();
-    if (r.before.active_state != "active")
-      throw Error(ErrorKind::kNotFound, "cannot reload sshd: no running sshd in /run/sshd.pid (" + why_ + ")",
-                  Location{host_.name(), "/run/sshd.pid", 0});
+    if (r.before.active_state != "active") return start(r);
     const auto kill = host_.run({"/bin/kill", "-HUP", std::to_string(r.before.main_pid)});
     if (kill.exit_code != 0)
       throw Error(ErrorKind::kPermission, "cannot signal sshd: " + text::trim(kill.err), Location{host_.name(), {}, 0});
@@ -519,6 +517,28 @@ class SighupManager : public ServiceManager {
   }
 
  private:
+  // No sshd runs (the files made it exit at its SIGHUP, or it was stopped): its init script
+  // starts it with the files now in place, as the administrator would.
+  ActionResult start(ActionResult r) {
+    for (const char* script : {"/etc/init.d/ssh", "/etc/init.d/sshd"}) {
+      if (!host_.stat(script).exists) continue;
+      r.action = "start";
+      r.method = std::string(script) + " start (no running sshd in /run/sshd.pid; " + why_ + ")";
+      const auto run = host_.run({script, "start"});
+      if (run.exit_code != 0)
+        throw Error(ErrorKind::kInternal, std::string("cannot start sshd: ") + script + " start failed",
+                    Location{host_.name(), script, 0})
+            .with_detail(text::trim(run.out + run.err));
+      r.job_result = "started";
+      r.after = status();
+      return r;
+    }
+    throw Error(
+        ErrorKind::kNotFound,
+        "cannot reload sshd: no running sshd in /run/sshd.pid and no /etc/init.d/ssh to start it (" + why_ + ")",
+        Location{host_.name(), "/run/sshd.pid", 0});
+  }
+
   std::optional<std::uint32_t> read_pid() {
     const auto text = host_.read_file("/run/sshd.pid");
     if (!text) return std::nullopt;

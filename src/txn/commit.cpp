@@ -10,9 +10,10 @@
 //   2. unpack, sync (the journal is on disk before any live file changes);
 //   3. sshd -t on the whole candidate tree (else exit 11: "rejected", sshd's words, then
 //      whether the live tree is refused too);
-//   4. arm the dead-man (see deadman.h) when asked: a transient systemd timer, else a detached
-//      sleep ("armed systemd UNIT" or "armed process PID"); the journal files it needs
-//      (undo.sh, confirm, deadline) came in the archive;
+//   4. without systemd, enable the boot step's init script when the archive asks (ID/boot-enable:
+//      "boot enabled" or "boot failed"); arm the dead-man (see deadman.h) when asked: a
+//      transient systemd timer, else a detached sleep ("armed systemd UNIT" or "armed process
+//      PID"); the journal files it needs (undo.sh, confirm, deadline) came in the archive;
 //   5. rename each file into place (rm for a removed one); state "applied";
 //   6. "committed", then release the lock (and remove the root shell's input file, $IN: no
 //      secret stays, and the shell need not remove it at its end) with the `rm` the script's
@@ -80,6 +81,14 @@ if [ -n "$main" ]; then
     if sshd_t; then echo before-accepted; else echo before-rejected; printf '%s\n' "$said"; fi
     undo
     exit 11
+  fi
+fi
+if [ -f $J/boot-enable ]; then
+  rm -f $J/boot-enable
+  if command -v update-rc.d >/dev/null 2>&1 && update-rc.d sshdctl-boot defaults </dev/null >/dev/null 2>&1; then
+    echo "boot enabled"
+  else
+    echo "boot failed"
   fi
 fi
 if [ "$arm" -gt 0 ]; then

@@ -234,8 +234,14 @@ std::string undo_script(const ChangeSet& set, const std::string& reload_unit, lo
          "      reload_sshd \"$u\" || echo \"the reload of $u failed\"\n"
          "      break\n"
          "    done\n"
-         "  elif [ -r /run/sshd.pid ]; then\n"
-         "    read -r pid </run/sshd.pid && kill -HUP \"$pid\"\n"
+         // Without systemd: SIGHUP; when no sshd runs (the new files made it exit), its init
+         // script starts it with the old ones.
+         "  elif ! { [ -r /run/sshd.pid ] && read -r pid </run/sshd.pid && kill -HUP \"$pid\" 2>/dev/null; }; then\n"
+         "    for s in /etc/init.d/ssh /etc/init.d/sshd; do\n"
+         "      [ -x \"$s\" ] || continue\n"
+         "      \"$s\" start </dev/null >/dev/null 2>&1 || echo \"the start of sshd by $s failed\"\n"
+         "      break\n"
+         "    done\n"
          "  fi\n"
          "fi\n";
   s += "case $mode in\n"
@@ -273,9 +279,10 @@ std::string boot_unit() {
 
 std::string boot_script() {
   return "#!/bin/sh\n"
-         "# Written by sshdctl; sshdctl-boot.service runs it at boot, before sshd starts. A change that no\n"
-         "# fresh login confirmed is undone (the restart ended the run that made it); a window that\n"
-         "# ended while the host was down is closed now; one still open gets a timer for its time left.\n"
+         "# Written by sshdctl; sshdctl-boot.service (without systemd: /etc/init.d/sshdctl-boot) runs it\n"
+         "# at boot, before sshd starts. A change that no fresh login confirmed is undone (the restart\n"
+         "# ended the run that made it); a window that ended while the host was down is closed now;\n"
+         "# one still open gets a timer for its time left.\n"
          "trap '' HUP PIPE INT TERM\n"
          "set -u\n"
          "V=/var/lib/sshdctl\n"
@@ -300,6 +307,28 @@ std::string boot_script() {
          "      echo \"${J##*/}: window open until $end\"\n"
          "  fi\n"
          "done\n"
+         "exit 0\n";
+}
+
+std::string boot_init_script() {
+  return "#!/bin/sh\n"
+         "### BEGIN INIT INFO\n"
+         "# Provides:          sshdctl-boot\n"
+         "# Required-Start:    $local_fs\n"
+         "# Required-Stop:\n"
+         "# X-Start-Before:    ssh sshd\n"
+         "# Default-Start:     2 3 4 5\n"
+         "# Default-Stop:\n"
+         "# Short-Description: sshdctl: changes that came due while the host was down\n"
+         "# Description:       Written by sshdctl: before sshd starts, undo the changes no fresh\n"
+         "#                    login confirmed before the host went down (runs\n"
+         "#                    /var/lib/sshdctl/boot.sh).\n"
+         "### END INIT INFO\n"
+         "case \"$1\" in\n"
+         "  start) [ ! -f /var/lib/sshdctl/boot.sh ] || /bin/sh /var/lib/sshdctl/boot.sh ;;\n"
+         "  stop | restart | force-reload | status) ;;\n"
+         "  *) echo \"Usage: $0 start\" >&2; exit 3 ;;\n"
+         "esac\n"
          "exit 0\n";
 }
 

@@ -185,14 +185,24 @@ void add_deadman(Context& ctx, tar::Writer& archive, const ChangeSet& set, const
                   Location{target.name(), "/etc/passwd", 0});
     archive.add_dir(relative(std::string(kConfirmDir) + "/" + dm.tokens[i]), 0700, account->uid, account->gid);
   }
-  if (target.stat("/run/systemd/system").exists) {
-    if (target.read_file(kBootScript) != boot_script())
-      archive.add_file(relative(kBootScript), boot_script(), 0755, 0, 0);
+  // The boot step (a reboot before the confirmation undoes the change before sshd starts):
+  // systemd's unit, else an init script the commit enables with update-rc.d (kBootEnable in
+  // the change set's directory asks for that) when it is new or not in insserv's boot order.
+  const bool systemd = target.stat("/run/systemd/system").exists;
+  if (!systemd && !target.stat("/etc/init.d").exists) return;
+  if (target.read_file(kBootScript) != boot_script())
+    archive.add_file(relative(kBootScript), boot_script(), 0755, 0, 0);
+  if (systemd) {
     if (target.read_file(kBootUnit) != boot_unit()) {
       archive.add_file(relative(kBootUnit), boot_unit(), 0644, 0, 0);
       archive.add_symlink(relative(kBootWants), kBootUnit);
     }
+    return;
   }
+  const bool current = target.read_file(kBootInit) == boot_init_script();
+  if (!current) archive.add_file(relative(kBootInit), boot_init_script(), 0755, 0, 0);
+  if (!current || target.read_file(kInitDepends).value_or("").find("sshdctl-boot") == std::string::npos)
+    archive.add_file(dir + "/" + kBootEnable, "", 0600, 0, 0);
 }
 
 // The commit step on a remote target: one request (see commit.cpp), which also arms `dm` when it
@@ -245,8 +255,15 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
     case 0: {
       std::vector<std::string> checks;
       if (sshd_changed) checks.push_back("validated with sshd -T (sshd of " + target.name() + ")");
-      for (const auto& line : lines)
+      for (const auto& line : lines) {
         if (line.rfind("armed ", 0) == 0) dm.how = line.substr(6);
+        if (line == "boot enabled")
+          checks.push_back(std::string("boot step enabled (update-rc.d): ") + kBootInit +
+                           " undoes an unconfirmed change at boot, before sshd starts");
+        if (line == "boot failed")
+          checks.push_back(std::string("boot step NOT enabled: update-rc.d could not enable ") + kBootInit +
+                           "; a reboot before the confirmation keeps this change");
+      }
       if (dm.timeout_s > 0)
         checks.push_back("dead-man armed on the target (" +
                          (dm.how.rfind("systemd ", 0) == 0 ? "systemd timer " + dm.how.substr(8) + ".timer"
@@ -269,16 +286,19 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
       // and its words on the live tree.
       const std::string before = "\nbefore-rejected";
       const auto verdict = said.find("\nbefore-");
-      if (verdict != std::string::npos && said.compare(verdict, before.size(), before) == 0)
+      if (verdict != std::string::npos && said.compare(verdict, before.size(), before) == 0) {
+        const std::string words = text::trim(said.substr(verdict + before.size()));
         throw Error(ErrorKind::kRejected,
                     "sshd -T already rejects the current configuration, before this change; fix that first "
                     "(nothing was changed)",
-                    Location{target.name(), main_file, 0})
-            .with_detail(text::trim(said.substr(verdict + before.size())));
+                    config::sshd_complaint_location(target.name(), words, main_file))
+            .with_detail(words);
+      }
+      const std::string words =
+          text::trim(said.substr(std::string("rejected").size(), verdict - std::string("rejected").size()));
       throw Error(ErrorKind::kRejected, "sshd -T rejected the new configuration; nothing was changed",
-                  Location{target.name(), main_file, 0})
-          .with_detail(
-              text::trim(said.substr(std::string("rejected").size(), verdict - std::string("rejected").size())));
+                  config::sshd_complaint_location(target.name(), words, main_file))
+          .with_detail(words);
     }
     case 12: {
       const auto w = text::split_words(lines.empty() ? "" : lines.front());
@@ -332,9 +352,9 @@ std::optional<std::string> run_probes(const Context& ctx, const std::vector<std:
 host::SnapshotRequest snapshot_request(bool shadow) {
   host::SnapshotRequest r;
   r.sshd_roots = {"/etc/ssh/sshd_config", "/usr/etc/ssh/sshd_config"};
-  r.files = {"/etc/passwd", "/etc/group", "/etc/login.defs", kBootUnit, kBootScript};
+  r.files = {"/etc/passwd", "/etc/group", "/etc/login.defs", kBootUnit, kBootScript, kBootInit, kInitDepends};
   if (shadow) r.files.emplace_back("/etc/shadow");
-  r.stats = {"/run/systemd/system", "/run/sshd", "/var/lib/sshdctl"};
+  r.stats = {"/run/systemd/system", "/run/sshd", "/var/lib/sshdctl", "/etc/init.d"};
   r.globs = {std::string(kJournalDir) + "/*.open"};
   r.programs = {kSshd};
   return r;

@@ -39,6 +39,15 @@ lab_up 1 --persistent
 H=${P}1
 flavor=$(flavor_of "$H")
 sudo_args "$flavor"  # sudopw: every remote run gives sudo ecs-user's password
+# sysv: no systemd, so no D-Bus, no timers and no windows; sshd is Debian's init script's
+systemd=1
+[[ $flavor == *sysv ]] && systemd=
+restart_ssh="systemctl restart ssh"
+[[ -n $systemd ]] || restart_ssh="/etc/init.d/ssh restart >/dev/null"
+sshd_state() {  # what runs sshd on the host says of it
+    if [[ -n $systemd ]]; then hx "$H" systemctl is-active ssh.service 2>&1
+    else hx "$H" /etc/init.d/ssh status 2>&1; fi
+}
 table=$SSHDCTL_BUILD_DIR/faults.md
 [[ $flavor == bookworm ]] || table=$SSHDCTL_BUILD_DIR/faults.$flavor.md
 table=${FAULTS_TABLE:-$table}
@@ -74,7 +83,7 @@ proxy_up() {
         sleep 0.25
     done
     ((i == 0)) || printf 'note: the path through the proxy took a login after %d tries (sshd: %s)\n' "$((i + 1))" \
-        "$(hx "$H" systemctl is-active ssh.service 2>&1)"
+        "$(sshd_state)"
 }
 
 # What the host did, in the table's words, from the journal's state of the newest change set
@@ -255,9 +264,13 @@ direct_with 60
 capture "${direct[@]}" set ListenAddress 192.0.2.77
 direct_with "$CT"
 check_rc "sshd fails to start after the reload (ListenAddress 192.0.2.77): rolled back, exit 6" 6
-unit=ssh.service
-[[ $flavor == *socket ]] && unit=ssh.socket  # which starts ssh.service at the next connection
-check "... and $unit runs again" hx "$H" systemctl is-active --quiet "$unit"
+if [[ -n $systemd ]]; then
+    unit=ssh.service
+    [[ $flavor == *socket ]] && unit=ssh.socket  # which starts ssh.service at the next connection
+    check "... and $unit runs again" hx "$H" systemctl is-active --quiet "$unit"
+else  # sshd exited at its SIGHUP; the rollback starts it again with its init script
+    check "... and sshd runs again (/etc/init.d/ssh status)" hx "$H" /etc/init.d/ssh status
+fi
 # OpenSSH 10 tells systemd it is reloading (sd_notify RELOADING=1) and never READY again: the
 # reload job itself fails there; under ssh.socket the new address is the socket's, which cannot
 # bind it; 9.2 and 8.4 take the SIGHUP, and the probe finds sshd gone
@@ -271,6 +284,9 @@ direct_with 600
 capture env SSHDCTL_TEST_KILL_AT=reloaded "${direct[@]}" "${lockout[@]}"
 direct_with "$CT"
 if key_login; then bad "the lock-out is live before the reboot"; else ok "reboot with an armed dead-man: locked out before it"; fi
+# without systemd the boot step is an init script, in insserv's boot order before ssh
+[[ -n $systemd ]] || check "... the boot step is in the host's boot order, before ssh" hx "$H" sh -c \
+    'grep -q "^ssh:.*sshdctl-boot" /etc/init.d/.depend.start'
 if runs_inside "$H"; then
     capture hx "$H" "$bin" history
     check_has "... history on the host shows the armed dead-man and its deadline" "dead-man: the target undoes this change at" "$OUT"
@@ -281,34 +297,44 @@ fi
 check "... the host reboots" "$lab" reboot "$H"
 judge "reboot, dead-man armed" "reloaded" "undone at boot, before sshd" "$before" "$before_sets"
 
-# a reboot that keeps the host down past the end of a --for window
-before=$(conf_sha); before_sets=$(sets)
-capture "${direct[@]}" --for 10s set MaxAuthTries 2
-check_rc "a --for 10s window" 0
-check "... the host goes down for 15 s and comes back" "$lab" reboot "$H" --down 15
-check_eq "... the window ended at boot: the old sshd_config" "$before" "$(conf_sha)"
-check_has "... the journal says so" "reverted by" "$(newest_state)$(hx "$H" sh -c 'cat /var/lib/sshdctl/changes/*/state')"
-printf '%s\t%s\t%s\n' "reboot past the end of a --for window" "down" "window ended at boot" >>"$tmp/cells"
-# a reboot inside a window: the window goes on for the time it has left
-capture "${direct[@]}" --for 20s set MaxAuthTries 2
-check_rc "a --for 20s window" 0
-check "... a quick reboot" "$lab" reboot "$H"
-check "... the window goes on after the reboot" hx "$H" grep -qx 'MaxAuthTries 2' /etc/ssh/sshd_config
-check "... with a timer for its time left" hx "$H" sh -c 'systemctl list-timers --no-pager | grep -q sshdctl-window-'
-for ((i = 0; i < 40; i++)); do hx "$H" grep -qx 'MaxAuthTries 2' /etc/ssh/sshd_config || break; sleep 1; done
-check_eq "... and ends on time: the old sshd_config" "$before" "$(conf_sha)"
-printf '%s\t%s\t%s\n' "reboot inside a --for window" "open" "window re-armed for its time left, ended on time" >>"$tmp/cells"
-# a window made on the host itself (sshdctl run there, as root): its boot step is written by
-# the window itself, so a reboot past its end ends it at boot too
-if runs_inside "$H"; then
-    before=$(conf_sha)
-    capture hx "$H" "$bin" --for 10s set MaxAuthTries 2
-    check_rc "a local --for 10s window (sshdctl on the host itself)" 0
+# windows are systemd timers: refused without systemd (remote_change.sysv checks the refusal)
+if [[ -n $systemd ]]; then
+    # a reboot that keeps the host down past the end of a --for window
+    before=$(conf_sha); before_sets=$(sets)
+    capture "${direct[@]}" --for 10s set MaxAuthTries 2
+    check_rc "a --for 10s window" 0
     check "... the host goes down for 15 s and comes back" "$lab" reboot "$H" --down 15
     check_eq "... the window ended at boot: the old sshd_config" "$before" "$(conf_sha)"
-    printf '%s\t%s\t%s\n' "reboot past the end of a local --for window" "down" "window ended at boot" >>"$tmp/cells"
-else
-    printf 'note: a local --for window does not apply on %s (the sshdctl built here does not run inside it)\n' "$flavor"
+    check_has "... the journal says so" "reverted by" "$(newest_state)$(hx "$H" sh -c 'cat /var/lib/sshdctl/changes/*/state')"
+    printf '%s\t%s\t%s\n' "reboot past the end of a --for window" "down" "window ended at boot" >>"$tmp/cells"
+    # a reboot inside a window: the window goes on for the time it has left
+    capture "${direct[@]}" --for 20s set MaxAuthTries 2
+    check_rc "a --for 20s window" 0
+    check "... a quick reboot" "$lab" reboot "$H"
+    check "... the window goes on after the reboot" hx "$H" grep -qx 'MaxAuthTries 2' /etc/ssh/sshd_config
+    check "... with a timer for its time left" hx "$H" sh -c 'systemctl list-timers --no-pager | grep -q sshdctl-window-'
+    for ((i = 0; i < 40; i++)); do hx "$H" grep -qx 'MaxAuthTries 2' /etc/ssh/sshd_config || break; sleep 1; done
+    check_eq "... and ends on time: the old sshd_config" "$before" "$(conf_sha)"
+    printf '%s\t%s\t%s\n' "reboot inside a --for window" "open" "window re-armed for its time left, ended on time" >>"$tmp/cells"
+    # a window made on the host itself (sshdctl run there, as root): its boot step is written by
+    # the window itself, so a reboot past its end ends it at boot too
+    if runs_inside "$H"; then
+        before=$(conf_sha)
+        capture hx "$H" "$bin" --for 10s set MaxAuthTries 2
+        check_rc "a local --for 10s window (sshdctl on the host itself)" 0
+        check "... the host goes down for 15 s and comes back" "$lab" reboot "$H" --down 15
+        check_eq "... the window ended at boot: the old sshd_config" "$before" "$(conf_sha)"
+        printf '%s\t%s\t%s\n' "reboot past the end of a local --for window" "down" "window ended at boot" >>"$tmp/cells"
+    else
+        printf 'note: a local --for window does not apply on %s (the sshdctl built here does not run inside it)\n' "$flavor"
+    fi
+else  # the window is refused before anything is written
+    before=$(conf_sha); before_sets=$(sets)
+    capture "${direct[@]}" --for 10s set MaxAuthTries 2
+    if ((RC != 0)); then ok "a --for 10s window without systemd: refused (exit $RC)"
+    else bad "a --for 10s window without systemd: the change went through"; fi
+    check_has "... saying windows need systemd" "maintenance windows need systemd" "$ERR"
+    judge "a --for window without systemd" "planned" "nothing changed" "$before" "$before_sets"
 fi
 
 
@@ -320,25 +346,45 @@ fill_up() {
     local dir=$1
     printf '%s' "mkdir -p /run/flt && cp -a $dir/. /run/flt/ && mount -t tmpfs -o size=\$((\$(du -sk /run/flt | cut -f1) + 64))k tmpfs $dir && cp -a /run/flt/. $dir/ && { dd if=/dev/zero of=$dir/fill bs=4k 2>/dev/null; true; }"
 }
+# The copy on the tmpfs is the test's, not a real full disk's: no dead-man of an earlier run
+# (each next run above arms one, for --confirm-timeout) may come due while it is there; it
+# would run from the copy and keep it busy. So the set-up waits until every deadline armed in
+# this boot (a reboot ends the others' timers and sleeps) is 2 s past.
+deadlines_past() {
+    local i
+    for ((i = 0; i < CT + 15; i++)); do
+        hx "$H" sh -c 'now=$(date +%s); read -r b </proc/sys/kernel/random/boot_id
+            for d in /var/lib/sshdctl/changes/*/; do
+                [ -e "${d}deadline" ] || continue
+                ob=; { read -r _ ob <"${d}owner"; } 2>/dev/null; [ "$ob" = "$b" ] || continue
+                read -r t _ <"${d}deadline"; [ $((t + 2)) -lt "$now" ] || exit 1
+            done' && return 0
+        sleep 1
+    done
+    return 1
+}
+# what holds DIR (cwd or open file of a process on the host), when it cannot be unmounted
+holders() { printf '%s' "{ ls -l /proc/[0-9]*/cwd /proc/[0-9]*/fd/* 2>/dev/null | grep ' -> $1'; exit 1; }"; }
 full_case() {
     local row=$1 setup=$2 undo=$3
     before=$(conf_sha); before_sets=$(sets)
+    deadlines_past || fatal "a dead-man is still due on the host before: $row"
     hx "$H" sh -c "$setup" || fatal "cannot set up: $row"
     capture "${direct[@]}" "${lockout[@]}"
-    hx "$H" sh -c "$undo"
+    hx "$H" sh -c "$undo" || fatal "cannot undo the set-up of: $row"
     if ((RC != 0)); then ok "$row: refused (exit $RC)"; else bad "$row: the change went through"; fi
     check_has "... naming what could not be written" "unwritable" "$OUT$ERR"
     judge "$row" "committed" "nothing changed" "$before" "$before_sets"
 }
 full_case "disk full on /var/lib/sshdctl" \
     "$(fill_up /var/lib/sshdctl)" \
-    'umount /var/lib/sshdctl; rm -rf /run/flt'
+    "umount /var/lib/sshdctl || $(holders /var/lib/sshdctl); rm -rf /run/flt"
 full_case "disk full on /etc/ssh" \
     "$(fill_up /etc/ssh)" \
-    'umount /etc/ssh; rm -rf /run/flt'
+    "umount /etc/ssh || $(holders /etc/ssh); rm -rf /run/flt"
 full_case "/etc/ssh read-only" \
     'mount --bind /etc/ssh /etc/ssh && mount -o remount,bind,ro /etc/ssh' \
-    'umount /etc/ssh'
+    "umount /etc/ssh || $(holders /etc/ssh)"
 
 # two operators at once: the second waits for the first's confirmation; both edits stay
 before_sets=$(sets)
@@ -356,9 +402,9 @@ printf '%s\t%s\t%s\n' "two operators at once" "committed" "the second waits for 
 
 # the host key changed between two runs: refused before anything is read
 before=$(conf_sha); before_sets=$(sets)
-hx "$H" sh -c 'mkdir -p /run/keys && mv /etc/ssh/ssh_host_* /run/keys/ && ssh-keygen -A -q && systemctl restart ssh'
+hx "$H" sh -c "mkdir -p /run/keys && mv /etc/ssh/ssh_host_* /run/keys/ && ssh-keygen -A -q && $restart_ssh"
 capture "${direct[@]}" "${lockout[@]}"
-hx "$H" sh -c 'rm -f /etc/ssh/ssh_host_* && mv /run/keys/* /etc/ssh/ && systemctl restart ssh'
+hx "$H" sh -c "rm -f /etc/ssh/ssh_host_* && mv /run/keys/* /etc/ssh/ && $restart_ssh"
 if ((RC != 0)); then ok "the host key changed: refused (exit $RC)"; else bad "the host key changed: the change went through"; fi
 check_has "... naming the changed host key" "HOST KEY CHANGED" "$ERR"
 judge "the host key changed" "connect" "nothing changed" "$before" "$before_sets"
@@ -372,26 +418,37 @@ if ((RC != 0)); then ok "sudo refuses: refused (exit $RC)"; else bad "sudo refus
 check_has "... naming sudo" "sudo" "$ERR"
 judge "sudo refuses" "connect" "nothing changed" "$before" "$before_sets"
 
-# D-Bus stopped on the host: systemd cannot be asked, so sshd is reloaded by SIGHUP to its pid
-# file (as its ExecReload does); the probe fails and the change goes at once
-before=$(conf_sha); before_sets=$(sets)
-hx "$H" systemctl stop dbus.socket dbus.service
-capture "${direct[@]}" "${lockout[@]}"
-hx "$H" systemctl start dbus.socket dbus.service
-# systemd 257's logind does not find the new bus by itself: logins wait for it (25 s) until it
-# is restarted, which an administrator restarting D-Bus does too
-hx "$H" systemctl restart systemd-logind
-check_rc "D-Bus stopped on the host: rolled back, exit 6" 6
-judge "D-Bus stopped on the host" "reloaded" "rolled back at once (exit 6)" "$before" "$before_sets"
+# D-Bus and systemd-run exist only under systemd; without it every row above already took the
+# SIGHUP and the detached sleep these two rows force
+if [[ -n $systemd ]]; then
+    # D-Bus stopped on the host: systemd cannot be asked, so sshd is reloaded by SIGHUP to its pid
+    # file (as its ExecReload does); the probe fails and the change goes at once. Under ssh.socket
+    # the SIGHUP ends Debian's sshd and the socket starts it again at the next connection, which
+    # makes the probe and the rollback slower: a longer confirm timeout there lets this run's own
+    # rollback act first (with 10 s, it and the dead-man race; either leaves the old files)
+    before=$(conf_sha); before_sets=$(sets)
+    [[ $flavor == *socket ]] && direct_with 60
+    hx "$H" systemctl stop dbus.socket dbus.service
+    capture "${direct[@]}" "${lockout[@]}"
+    direct_with "$CT"
+    hx "$H" systemctl start dbus.socket dbus.service
+    # systemd 257's logind does not find the new bus by itself: logins wait for it (25 s) until it
+    # is restarted, which an administrator restarting D-Bus does too
+    hx "$H" systemctl restart systemd-logind
+    check_rc "D-Bus stopped on the host: rolled back, exit 6" 6
+    judge "D-Bus stopped on the host" "reloaded" "rolled back at once (exit 6)" "$before" "$before_sets"
 
-# no systemd timer to be had (systemd-run fails): the dead-man is a detached sleep instead
-before=$(conf_sha); before_sets=$(sets)
-hx "$H" mount --bind /bin/false /usr/bin/systemd-run
-capture env SSHDCTL_TEST_KILL_AT=reloaded "${direct[@]}" "${lockout[@]}"
-hx "$H" umount /usr/bin/systemd-run
-check_eq "systemd-run fails on the host, the controller killed after the reload: the run died" 137 "$RC"
-check_has "... the dead-man is a detached sleep" "process " "$(hx "$H" sh -c 'd=$(ls -d /var/lib/sshdctl/changes/*/ | tail -n 1); cat "$d/armed"')"
-judge "no systemd timer (systemd-run fails): a detached sleep" "reloaded" "undone by the host's dead-man" "$before" "$before_sets"
+    # no systemd timer to be had (systemd-run fails): the dead-man is a detached sleep instead
+    before=$(conf_sha); before_sets=$(sets)
+    hx "$H" mount --bind /bin/false /usr/bin/systemd-run
+    capture env SSHDCTL_TEST_KILL_AT=reloaded "${direct[@]}" "${lockout[@]}"
+    hx "$H" umount /usr/bin/systemd-run
+    check_eq "systemd-run fails on the host, the controller killed after the reload: the run died" 137 "$RC"
+    check_has "... the dead-man is a detached sleep" "process " "$(hx "$H" sh -c 'd=$(ls -d /var/lib/sshdctl/changes/*/ | tail -n 1); cat "$d/armed"')"
+    judge "no systemd timer (systemd-run fails): a detached sleep" "reloaded" "undone by the host's dead-man" "$before" "$before_sets"
+else
+    printf 'note: the D-Bus and systemd-run rows do not apply on %s (no systemd)\n' "$flavor"
+fi
 
 
 # SIGTERM after the commit: as Ctrl-C

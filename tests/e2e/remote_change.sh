@@ -177,11 +177,15 @@ refused() {
     check_eq "... no check tree, temporary file or lock left" "" "$(leftovers)"
 }
 refused "a candidate that the host's sshd -t refuses" 4 \
-    "$addr:/etc/ssh/sshd_config: sshd -T rejected the new configuration; nothing was changed" Ciphers nosuchcipher
+    "sshd -T rejected the new configuration; nothing was changed" Ciphers nosuchcipher
 check_has "... with sshd's own words" "nosuchcipher" "$ERR"
+where=$(grep -o '/etc/ssh/sshd_config line [0-9]*' <<<"$ERR" | head -n 1)
+check_has "... at the file and line sshd names (${where:-none})" "$addr:${where/ line /:}: sshd -T rejected" "$ERR"
 hx "$H" sh -c 'echo "Port 22 23" >> /etc/ssh/sshd_config'
 refused "a tree that sshd -t refused before the change" 4 \
     "sshd -T already rejects the current configuration, before this change" X11Forwarding no
+where=$(grep -o '/etc/ssh/sshd_config line [0-9]*' <<<"$ERR" | head -n 1)
+check_has "... at the file and line sshd names (${where:-none})" "$addr:${where/ line /:}: sshd -T already" "$ERR"
 hx "$H" sed -i '/^Port 22 23$/d' /etc/ssh/sshd_config
 hx "$H" sh -c 'mv /etc/ssh/sshd_config /etc/ssh/sshd_config.real && ln -s sshd_config.real /etc/ssh/sshd_config'
 refused "sshd_config as a symbolic link" 1 \

@@ -176,6 +176,10 @@ TEST_F(Cli, AConfigurationAlreadyRefusedBySshdIsNotBlamedOnTheChange) {
   EXPECT_EQ(r.code, 4) << r.out;
   EXPECT_NE(r.out.find("sshd -T already rejects the current configuration, before this change"), std::string::npos)
       << r.out;
+  // at the line sshd names, the one just added
+  const auto line = std::count(before.begin(), before.end(), '\n');
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:" + std::to_string(line) + ": sshd -T already"), std::string::npos)
+      << r.out;
   EXPECT_EQ(config(), before);
 }
 

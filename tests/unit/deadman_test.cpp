@@ -97,6 +97,23 @@ class DeadMan : public ::testing::Test {
 TEST_F(DeadMan, ScriptsParseAsSh) {
   EXPECT_EQ(sh("sh -n " + script).status, 0);
   EXPECT_EQ(sh("sh -n " + dir.write("boot.sh", txn::boot_script())).status, 0);
+  EXPECT_EQ(sh("sh -n " + dir.write("sshdctl-boot", txn::boot_init_script())).status, 0);
+}
+
+// Without systemd the boot step is an init script: insserv orders it by its LSB header (before
+// Debian's ssh and others' sshd, after the local file systems), and it does nothing but start.
+TEST_F(DeadMan, TheBootInitScriptRunsBeforeSshdAndOnlyStarts) {
+  const std::string init = txn::boot_init_script();
+  EXPECT_NE(init.find("\n# Provides:          sshdctl-boot\n"), std::string::npos) << init;
+  EXPECT_NE(init.find("\n# Required-Start:    $local_fs\n"), std::string::npos) << init;
+  EXPECT_NE(init.find("\n# X-Start-Before:    ssh sshd\n"), std::string::npos) << init;
+  EXPECT_NE(init.find("\n# Default-Start:     2 3 4 5\n"), std::string::npos) << init;
+  EXPECT_NE(init.find(std::string("/bin/sh ") + txn::kBootScript), std::string::npos) << init;
+  const std::string path = dir.write("sshdctl-boot", init);
+  EXPECT_EQ(sh("sh " + path + " stop").status, 0);
+  const auto bad = sh("(sh " + path + " frobnicate 2>&1)");
+  EXPECT_EQ(bad.status, 3);
+  EXPECT_NE(bad.out.find("Usage:"), std::string::npos) << bad.out;
 }
 
 TEST_F(DeadMan, AtTheDeadlineAnUnconfirmedChangeGoesBackWithItsModeAndOwner) {

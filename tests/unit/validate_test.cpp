@@ -27,5 +27,33 @@ TEST(RewriteHostKeys, PointsAbsoluteKeyPathsIntoTheCopyAndListsThem) {
   EXPECT_EQ(paths, (std::vector<std::string>{"/etc/ssh/a", "/k b"}));
 }
 
+// A CRLF file's HostKey path ends before the CR, as sshd reads it (else the key is looked for
+// under a name with a CR and the check falls back to another key).
+TEST(RewriteHostKeys, ACrlfLineKeepsItsCrButNotInThePath) {
+  std::vector<std::string> paths;
+  EXPECT_EQ(rewrite_host_keys("HostKey = /etc/ssh/k\r\nPort 22\r\n", "/c", &paths),
+            "HostKey /c/etc/ssh/k\r\nPort 22\r\n");
+  EXPECT_EQ(paths, (std::vector<std::string>{"/etc/ssh/k"}));
+}
+
+// A refusal names the file and line sshd names, in either of sshd's two spellings; words
+// without one keep the fallback, at line 0.
+TEST(SshdComplaintLocation, IsTheFirstFileAndLineSshdNames) {
+  const auto a = sshd_complaint_location(
+      "h", "/etc/ssh/extra/36-f2.conf: line 4: Bad configuration option: Foo\n/etc/ssh/x: line 9: x", "/main");
+  EXPECT_EQ(a.host, "h");
+  EXPECT_EQ(a.file, "/etc/ssh/extra/36-f2.conf");
+  EXPECT_EQ(a.line, 4);
+  const auto b = sshd_complaint_location(
+      "h", "/etc/ssh/sshd_config line 12: Directive 'Port' is not allowed within a Match block", "/main");
+  EXPECT_EQ(b.file, "/etc/ssh/sshd_config");
+  EXPECT_EQ(b.line, 12);
+  const auto c = sshd_complaint_location("h", "Unsupported option UsePAM\nno line here", "/main");
+  EXPECT_EQ(c.file, "/main");
+  EXPECT_EQ(c.line, 0);
+  EXPECT_EQ(sshd_complaint_location("h", "relative line 3: x", "/main").line, 0);
+  EXPECT_EQ(sshd_complaint_location("h", "/a line 99999999999: x", "/main").line, 0);
+}
+
 }  // namespace
 }  // namespace sshdctl::config

@@ -41,6 +41,10 @@ inline constexpr std::array<const char*, 2> kCheckConnections{kCheckConnection, 
 // The refusal of a change on a live host without /usr/sbin/sshd: nothing could validate it.
 Error sshd_missing(const std::string& host);
 
+// Where sshd's complaint `said` points: the first "FILE: line N" (or "FILE line N") in it, FILE
+// absolute; else `fallback` (line 0). So that a refusal names the file and line sshd names.
+Location sshd_complaint_location(const std::string& host, const std::string& said, const std::string& fallback);
+
 struct SshdRun {
   std::string validator;           // which sshd answered, for the report
   std::vector<std::string> notes;  // e.g. "validated with this machine's sshd"

@@ -18,7 +18,9 @@
 //   boot       sshdctl-boot.service (before ssh.service and ssh.socket) runs boot.sh, which
 //              runs `undo.sh boot` for every change set still unconfirmed (the reboot ended
 //              the run that made it) and ends the windows whose time passed while the host
-//              was down (re-arming the others for the time left);
+//              was down (re-arming the others for the time left). Without systemd the init
+//              script /etc/init.d/sshdctl-boot (ordered before ssh, enabled with update-rc.d
+//              by the commit that writes it) runs the same boot.sh;
 //   rollback, recover   the controller's own rollback (the probe failed) and the next run's
 //              recovery of an interrupted change set run the same script, through one request.
 // Every mode takes the target's lock (script_functions) for its own run only.
@@ -35,6 +37,12 @@ inline constexpr const char* kConfirmDir = "/var/lib/sshdctl/confirm";
 inline constexpr const char* kBootUnit = "/etc/systemd/system/sshdctl-boot.service";
 inline constexpr const char* kBootWants = "/etc/systemd/system/multi-user.target.wants/sshdctl-boot.service";
 inline constexpr const char* kBootScript = "/var/lib/sshdctl/boot.sh";
+inline constexpr const char* kBootInit = "/etc/init.d/sshdctl-boot";
+// insserv's record of the boot order, which names kBootInit's service once it is enabled.
+inline constexpr const char* kInitDepends = "/etc/init.d/.depend.start";
+// In a change set's directory, from the commit's archive: the commit enables kBootInit
+// (update-rc.d sshdctl-boot defaults) and says "boot enabled" or "boot failed".
+inline constexpr const char* kBootEnable = "boot-enable";
 
 // "sshdctl-deadman-ID": the timer and service of a change set's dead-man.
 std::string deadman_unit(const std::string& id);
@@ -58,7 +66,8 @@ std::string script_functions();
 // boot, rollback, recover, confirm (see above). After an undo at the deadline sshd is reloaded
 // (restarted when it is down): `reload_unit` if given, else ssh.service or sshd.service,
 // whichever is enabled or running (neither, as under socket activation: nothing to reload);
-// without systemd, SIGHUP to the pid in /run/sshd.pid.
+// without systemd, SIGHUP to the pid in /run/sshd.pid, or when no sshd runs (the new files
+// made it exit), `/etc/init.d/ssh start` (Debian's) or `/etc/init.d/sshd start`.
 // `timeout_s`: the confirm timeout, for the journal's words. Exits: 0 done (its last line
 // says what: "confirmed", "reverted N", "nothing: STATE"), 3 not confirmed (confirm mode),
 // 10 "drift PATH" (a file changed since: left alone), 11 sshd -t refused the old files (the
@@ -74,8 +83,10 @@ std::string confirm_command(const std::string& token);
 // A fresh random token (hex).
 std::string new_token();
 
-// The boot unit (kBootUnit) and its script (kBootScript).
+// The boot unit (kBootUnit), its script (kBootScript), and the init script that runs it on a
+// host without systemd (kBootInit: LSB headers, X-Start-Before ssh sshd).
 std::string boot_unit();
 std::string boot_script();
+std::string boot_init_script();
 
 }  // namespace sshdctl::txn
