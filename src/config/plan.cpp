@@ -111,6 +111,34 @@ void require_editable(const Entry& entry) {
                 where(entry));
 }
 
+// Refuses an edit of `entry`'s line where sshd reads that line in more than one place (its file
+// included more than once) and one edit cannot be right: the line is also read inside a Match
+// block (a global edit would change that block too), or, with `counts_each`, each reading adds
+// its value (an accumulating keyword: the new value would count as often).
+void require_read_once(const Model& model, const Entry& entry, bool counts_each) {
+  std::size_t readings = 0;
+  bool in_block = false;
+  for (const auto& e : model.entries) {
+    if (e.directive != entry.directive) continue;
+    ++readings;
+    in_block = in_block || !is_baseline_context(model, e.context);
+  }
+  if (readings < 2) return;
+  if (in_block)
+    throw Error(ErrorKind::kUnsupported,
+                "'" + describe(entry) +
+                    "' is read by sshd outside a Match block and again inside one (its file is included in "
+                    "both places): this edit would change that block too; edit " +
+                    entry.file + " by hand, or use --match for the block",
+                where(entry));
+  if (counts_each)
+    throw Error(ErrorKind::kUnsupported,
+                "'" + describe(entry) + "' is read by sshd " + std::to_string(readings) +
+                    " times (its file is included more than once), so a value written there would count " +
+                    std::to_string(readings) + " times; include " + entry.file + " once, or edit it by hand",
+                where(entry));
+}
+
 }  // namespace
 
 void Plan::append(Plan other) {
@@ -168,7 +196,10 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
   if (kw.combine == Combine::kAccumulate && kw.shape == Shape::kScalar && values.size() > 1) {
     // Port, ListenAddress, HostKey, HostCertificate: one value a line. The lines there are take
     // the values in order; more values get new lines, fewer leave the rest removed.
-    for (const Entry* e : sources) require_editable(*e);
+    for (const Entry* e : sources) {
+      require_editable(*e);
+      require_read_once(model, *e, true);
+    }
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (i < sources.size())
         plan.edits.push_back(replace(*sources[i], {values[i]}));
@@ -183,7 +214,10 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
   } else if (sources.empty()) {
     plan.edits.push_back(insert_global(model, setting));
   } else if (kw.combine == Combine::kAccumulate) {
-    for (const Entry* e : sources) require_editable(*e);
+    for (const Entry* e : sources) {
+      require_editable(*e);
+      require_read_once(model, *e, true);
+    }
     plan.edits.push_back(replace(*sources.front(), values));
     for (std::size_t i = 1; i < sources.size(); ++i) {
       plan.edits.push_back(remove(*sources[i]));
@@ -215,9 +249,11 @@ Plan plan_set(const Model& model, const OptionKey& key, const std::vector<std::s
       plan.notes.push_back(
           {where(winner), "vendor file left as it is; overridden from " + std::string(kOverrideDropIn)});
     } else {
+      require_read_once(model, winner, false);
       plan.edits.push_back(replace(winner, values));
       for (const Entry* e : others) {
         require_editable(*e);
+        require_read_once(model, *e, false);
         plan.edits.push_back(replace(*e, values));
         plan.notes.push_back({where(*e), "replaced '" + describe(*e) + "' too: " + std::string(kw.name) +
                                              (kw.combine == Combine::kFirstPerPart
@@ -238,6 +274,7 @@ Plan plan_unset(const Model& model, const OptionKey& key) {
   lines.insert(lines.end(), eff.ignored.begin(), eff.ignored.end());
   for (const Entry* e : distinct_lines(lines)) {
     require_editable(*e);
+    require_read_once(model, *e, false);
     plan.edits.push_back(remove(*e));
   }
   note_match_overrides(plan, model, eff.uncertain);

@@ -198,6 +198,17 @@ std::optional<SshdRun> SshdOracle::run_each(const std::map<std::string, std::str
   return run;
 }
 
+void SshdOracle::require_current_accepted(const std::map<std::string, std::string>& current,
+                                          const std::string& main_file) {
+  const auto before = current.empty() ? std::nullopt : check(current, main_file);
+  if (before && before->result.exit_code != 0)
+    throw Error(ErrorKind::kRejected,
+                "sshd -T already rejects the current configuration, before this change; fix that first "
+                "(nothing was changed)",
+                sshd_complaint_location(target_.name(), before->result.err, main_file))
+        .with_detail(text::trim(before->result.err));
+}
+
 std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::string>& files,
                                               const std::string& main_file,
                                               const std::map<std::string, std::string>& current) {
@@ -212,13 +223,7 @@ std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::s
   if (run->result.exit_code != 0) {
     const std::string said = text::trim(run->result.err);
     // Was it this change, or was the configuration already refused before it?
-    const auto before = current.empty() ? std::nullopt : check(current, main_file);
-    if (before && before->result.exit_code != 0)
-      throw Error(ErrorKind::kRejected,
-                  "sshd -T already rejects the current configuration, before this change; fix that first "
-                  "(nothing was changed)",
-                  sshd_complaint_location(target_.name(), before->result.err, main_file))
-          .with_detail(text::trim(before->result.err));
+    require_current_accepted(current, main_file);
     throw Error(ErrorKind::kRejected, "sshd -T rejected the new configuration; nothing was changed",
                 sshd_complaint_location(target_.name(), said, main_file))
         .with_detail(said);

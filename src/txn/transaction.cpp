@@ -627,7 +627,17 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     const EngineSlot slot;
     config::ConfigTree tree(*ctx.target, ctx.lens_dir);
     tree.load();
-    config::Plan plan = make_plan(tree.model());
+    config::Plan plan;
+    try {
+      plan = make_plan(tree.model());
+    } catch (const Error& e) {
+      // A tree sshd refuses already is reported as that, before a reason of the plan's (one
+      // sshd run, only here; a remote target's commit makes that check itself)
+      if (e.kind() == ErrorKind::kUnsupported && !one_request)
+        config::SshdOracle(*ctx.target, *ctx.controller)
+            .require_current_accepted(tree.current(), tree.model().main_file);
+      throw;
+    }
     // Spelt as the target's sshd spells it; what that release refuses is refused here (the
     // release is asked only then: locally it costs a run of sshd -V).
     if (!plan.edits.empty())

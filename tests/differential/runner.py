@@ -264,6 +264,9 @@ class Judge:
         else:
             verb = ["root-login", rng.choice(["enable", "disable"])]
         desc = " ".join(verb)
+        # Whether a Match block decides the keyword is a question about the tree before the
+        # edit (as in the replay's judge_after): asked now, while the driver holds that tree.
+        match = {spec: self.match_before(spec, verb) for spec in sshd_before}
         reply = self.driver.ask(*verb)
         err = self.driver.error(reply)
         if err:
@@ -294,20 +297,38 @@ class Judge:
                 if INCOMPLETE_SPEC not in serr:
                     found.append(Disagreement("sshd-C-failed", "-", spec, serr.strip(), desc))
                 continue
-            found += self.judge_edit(verb, spec, sshd_before[spec], norm.parse_sshd_T(out), ours_before[spec])
+            found += self.judge_edit(verb, spec, sshd_before[spec], norm.parse_sshd_T(out), ours_before[spec],
+                                     match[spec])
         return desc, found
 
-    def judge_edit(self, verb, spec, before, after, ours_before):
+    @staticmethod
+    def edited_keyword(verb):
+        return verb[1] if verb[1] != "Subsystem" or len(verb) < 3 else "Subsystem:" + verb[2]
+
+    def match_before(self, spec, verb):
+        """(from_match's answer, what the other blocks add) for a set/unset; None otherwise."""
+        if verb[0] not in ("set", "unset") or spec is None:
+            return None
+        answer = self.from_match(spec, self.edited_keyword(verb))
+        return answer, list(getattr(self, "mixed_rest", []))
+
+    def judge_edit(self, verb, spec, before, after, ours_before, match=None):
+        """`match`: match_before's answer for the tree before the edit; asked of the driver's
+        tree when not given (the replay loads the tree before the edit for that)."""
         changed = set()
         found = []
         user = dict(p.split("=", 1) for p in spec.split(",")).get("user") if spec else None
         if verb[0] in ("set", "unset"):
-            kw = verb[1] if verb[1] != "Subsystem" or len(verb) < 3 else "Subsystem:" + verb[2]
+            kw = self.edited_keyword(verb)
             name = norm.sshd_name(kw)
             changed = {name}
             if name in ("port", "listenaddress", "addressfamily"):
                 changed |= {"port", "listenaddress", "addressfamily"}
-            in_match = self.from_match(spec, kw) if spec is not None else "no"
+            if match is None:
+                match = self.match_before(spec, verb)
+            in_match = match[0] if match else "no"
+            if in_match == "mixed":
+                self.mixed_rest = match[1]
             theirs = norm.sshd_value(after, kw)
             if in_match == "mixed" and verb[0] == "unset":
                 want = norm.expected(kw, self.mixed_rest, from_match=True)

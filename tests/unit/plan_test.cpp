@@ -163,16 +163,45 @@ TEST(PlanSet, AFileIncludedTwiceIsEditedOnce) {
                              line(3, "LoginGraceTime", {"30"})});
   const Model m = t.model();
   ASSERT_EQ(m.entries.size(), 6U);  // sshd reads the file twice, and so does the model
-  const Plan plan = plan_set(m, key("ListenAddress"), {"0.0.0.0"});
-  ASSERT_EQ(plan.edits.size(), 2U);
-  EXPECT_EQ(plan.edits[0].kind, Edit::Kind::kReplace);
-  EXPECT_EQ(plan.edits[0].path, m.entries[0].directive->path);
-  EXPECT_EQ(plan.edits[1].kind, Edit::Kind::kRemove);
-  EXPECT_EQ(plan.edits[1].path, m.entries[1].directive->path);
+  // An accumulating keyword's new line would be read twice too: refused, saying why.
+  try {
+    (void)plan_set(m, key("ListenAddress"), {"0.0.0.0"});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("is read by sshd 2 times (its file is included more than once)"),
+              std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.where().file, "/etc/ssh/a.conf");
+    EXPECT_EQ(e.where().line, 1);
+  }
+  // Removing its lines is right however often they are read: each line once.
   EXPECT_EQ(plan_unset(m, key("ListenAddress")).edits.size(), 2U);
   const Plan grace = plan_set(m, key("LoginGraceTime"), {"60"});
   ASSERT_EQ(grace.edits.size(), 1U);
   EXPECT_TRUE(grace.notes.empty()) << "the line does not lose to itself: " << grace.notes[0].text;
+}
+
+// A line read outside a Match block and again inside one (its file included in both places):
+// a global edit of it would change the block too, so it is refused; a file read only outside
+// blocks is edited.
+TEST(PlanSet, ALineAlsoReadInsideAMatchBlockIsNotEditedGlobally) {
+  Tree t;
+  t.file(kMain, {line(1, "Include", {"/etc/ssh/a.conf"})},
+         {block(2, {{"User", "postgres"}}, {line(3, "Include", {"/etc/ssh/a.conf"})})});
+  t.file("/etc/ssh/a.conf", {line(1, "X11Forwarding", {"no"})});
+  const Model m = t.model();
+  for (const bool unset : {false, true}) {
+    try {
+      (void)(unset ? plan_unset(m, key("X11Forwarding")) : plan_set(m, key("X11Forwarding"), {"yes"}));
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+      EXPECT_NE(std::string(e.what()).find("is read by sshd outside a Match block and again inside one"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(PlanSet, AccumulatingKeywordKeepsOneLine) {

@@ -65,6 +65,10 @@ class SshdOracle {
   // else the last one. Nothing when there is no sshd to ask.
   std::optional<SshdRun> check(const std::map<std::string, std::string>& files, const std::string& main_file);
 
+  // Throws Error(kRejected), at the file and line sshd names, when sshd refuses `current` (the
+  // files as they are, before any change): such a tree is reported as that, first.
+  void require_current_accepted(const std::map<std::string, std::string>& current, const std::string& main_file);
+
   // check(); throws Error(kRejected) naming sshd's complaint, and saying so when `current`
   // (the files as they are) is refused too. Returns the notes.
   std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file,
