@@ -183,6 +183,27 @@ TEST_F(Cli, AConfigurationAlreadyRefusedBySshdIsNotBlamedOnTheChange) {
   EXPECT_EQ(config(), before);
 }
 
+// A file named by two Include lines: a set of an accumulating keyword there is refused at its
+// line (the new value would count twice), nothing written; and when sshd refuses the tree
+// already, that is what is said, at sshd's line, not the plan's reason.
+TEST_F(Cli, ALineSshdReadsTwiceIsNotEditedAndSshdsOwnRefusalComesFirst) {
+  write(root_ / "etc/ssh/twice.conf", "AcceptEnv LANG\n");
+  write(root_ / "etc/ssh/sshd_config", config() + "Include /etc/ssh/twice.conf\nInclude /etc/ssh/twice.conf\n");
+  const auto before = config();
+  auto r = in_root("set AcceptEnv TZ");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/twice.conf:1: 'AcceptEnv LANG' is read by sshd 2 times"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before);
+  EXPECT_EQ(config("etc/ssh/twice.conf"), "AcceptEnv LANG\n");
+  write(root_ / "etc/ssh/sshd_config", before + "Port 22 23\n");
+  r = in_root("set AcceptEnv TZ");
+  EXPECT_EQ(r.code, 4) << r.out;
+  const auto line = std::count(before.begin(), before.end(), '\n') + 1;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:" + std::to_string(line) + ": sshd -T already rejects"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(config("etc/ssh/twice.conf"), "AcceptEnv LANG\n");
+}
+
 // An offline root without an sshd of its own is checked with this machine's sshd, but with the
 // root's own host keys: its 2048-bit RSA key is too short for RequiredRSASize 3072, so the
 // root's sshd would not start; the check says so and nothing is written. Whether the key is
