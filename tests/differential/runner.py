@@ -309,8 +309,7 @@ class Judge:
         """(from_match's answer, what the other blocks add) for a set/unset; None otherwise."""
         if verb[0] not in ("set", "unset") or spec is None:
             return None
-        answer = self.from_match(spec, self.edited_keyword(verb))
-        return answer, list(getattr(self, "mixed_rest", []))
+        return self.from_match(spec, self.edited_keyword(verb))
 
     def judge_edit(self, verb, spec, before, after, ours_before, match=None):
         """`match`: match_before's answer for the tree before the edit; asked of the driver's
@@ -326,12 +325,10 @@ class Judge:
                 changed |= {"port", "listenaddress", "addressfamily"}
             if match is None:
                 match = self.match_before(spec, verb)
-            in_match = match[0] if match else "no"
-            if in_match == "mixed":
-                self.mixed_rest = match[1]
+            in_match, mixed_rest = match or ("no", [])
             theirs = norm.sshd_value(after, kw)
             if in_match == "mixed" and verb[0] == "unset":
-                want = norm.expected(kw, self.mixed_rest, from_match=True)
+                want = norm.expected(kw, mixed_rest, from_match=True)
                 why = "what the other Match blocks add stays (the 'Match all' lines go)"
             elif in_match == "mixed":
                 want = theirs  # the new value and the other blocks' lines: judged by the value check
@@ -372,15 +369,14 @@ class Judge:
 
     def from_match(self, spec, kw):
         """yes: a Match block (not `Match all`) decides kw for spec; no; or mixed (an accumulating
-        keyword both add to: self.mixed_rest holds what the other blocks add)."""
+        keyword both add to), with what the other blocks add (for mixed)."""
         reply = self.driver.ask("from-match", spec, kw)
         for r in reply:
             if r[0] == "mixed":
-                self.mixed_rest = list(r[1:])
-                return "mixed"
+                return "mixed", list(r[1:])
             if r[0] == "yes":
-                return "yes"
-        return "no"
+                return "yes", []
+        return "no", []
 
     @staticmethod
     def minimal_diff(verb, before, after):
