@@ -201,6 +201,19 @@ wait_sshd() {
     return 1
 }
 
+# wait_windows_over HOST [SECS]: until no sshdctl-window-* timer or service is loaded on HOST
+# (a window's end has run to completion, its restart of sshd included), at most SECS (40) s.
+# A file check alone is too early: the files are put back before sshd is restarted, and
+# behind ssh.socket that restart removes /run/sshd for an instant, so sshd -T fails then.
+wait_windows_over() {
+    local i
+    for ((i = 0; i < ${2:-40}; i++)); do
+        [[ -z $(hx "$1" systemctl list-units --all --plain --no-legend 'sshdctl-window-*') ]] && return 0
+        sleep 1
+    done
+    return 1
+}
+
 # root_pw_login ADDR PW [CMD...]: log in from this machine as root with
 # password PW (no key, strict host key checking against the lab's
 # known_hosts), run CMD (default: id -u). Sets RC, OUT, ERR. Retried briefly while the connection itself

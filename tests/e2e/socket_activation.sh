@@ -68,10 +68,7 @@ check_eq "a session open during the burst is kept" still-here "$(tail -1 "$tmp/s
 # --- a window ends behind the socket: the target's own revert restarts sshd ----------------
 capture "${remote[@]}" --for 10s set MaxAuthTries 3
 check_rc "set MaxAuthTries 3 --for 10s" 0
-for _ in $(seq 40); do
-    [[ $(hx "$H" sshd -T | grep -i '^maxauthtries') == "maxauthtries 6" ]] && break
-    sleep 1
-done
+check "... the window's end runs to completion" wait_windows_over "$H" 40
 check_eq "... the window's end puts MaxAuthTries back" "maxauthtries 6" "$(hx "$H" sshd -T | grep -i '^maxauthtries')"
 check_eq "... and ssh.service is running after it" active "$(hx "$H" systemctl is-active ssh.service)"
 check_eq "... a key login works" ecs-user "$(key_login_port 22)"
