@@ -50,15 +50,6 @@ OptionKey option_key(const std::string& name, const std::vector<std::string>& va
   return key;
 }
 
-// `fallback`: sshd's built-in default, used when no line sets the option.
-void require_effective(const Effective& eff, const config::Keyword& kw, const std::vector<std::string>& wanted,
-                       const std::string& what, const std::vector<std::string>& fallback = {}) {
-  const auto& values = eff.values.empty() ? fallback : eff.values;
-  if (!config::same_values(kw, values, wanted))
-    throw Error(ErrorKind::kInternal, "the edit would not make " + what + " effective (sshd would use '" +
-                                          text::join(values, " ") + "'); nothing was changed");
-}
-
 config::Connection to_connection(Context& ctx, const ConnectionArgs& args) {
   config::Connection conn;
   conn.user = args.user;
@@ -207,14 +198,13 @@ ChangeReport set(Context& ctx, const std::string& name, const std::vector<std::s
     if (!kw.match_allowed)
       throw Error(ErrorKind::kBadInput, std::string(kw.name) + " is not allowed inside a Match block (sshd_config(5))");
   }
-  const auto wanted = config::value_words(key, values);
   return run_change(
       ctx, "set",
       [&](const Model& model) {
         return match ? config::plan_set_in_block(model, key, values, criteria) : config::plan_set(model, key, values);
       },
       [&](const Model& edited) {
-        if (!match) require_effective(config::resolve_global(edited, key), kw, wanted, std::string(kw.name));
+        if (!match) config::require_set_effective(edited, key, values);
       });
 }
 
@@ -229,8 +219,7 @@ ChangeReport unset(Context& ctx, const std::string& name, const std::vector<std:
         return match ? config::plan_unset_in_block(model, key, criteria) : config::plan_unset(model, key);
       },
       [&](const Model& edited) {
-        if (!match && !config::resolve_global(edited, key).sources.empty())
-          throw Error(ErrorKind::kInternal, "a line for " + std::string(key.keyword->name) + " would remain");
+        if (!match) config::require_unset_effective(edited, key);
       });
 }
 
@@ -241,11 +230,6 @@ ChangeReport root_login(Context& ctx, bool enable, bool key_only, const std::opt
   request.permit = enable ? (key_only ? "prohibit-password" : "yes") : "no";
   if (auto root = host::find_account(*ctx.target, "root")) request.root_groups = host::groups_of(*ctx.target, *root);
 
-  config::Connection root;
-  root.user = "root";
-  root.groups = request.root_groups;
-  const OptionKey permit{config::find_keyword("PermitRootLogin"), {}};
-  const OptionKey password{config::find_keyword("PasswordAuthentication"), {}};
   std::vector<config::Note> password_notes;
   const MoreChanges more = [&](const Model&) {
     return new_password ? shadow_change(*ctx.target, ctx.lens_dir, {{"root", new_password}}, password_notes)
@@ -254,16 +238,7 @@ ChangeReport root_login(Context& ctx, bool enable, bool key_only, const std::opt
   auto report = run_change(
       ctx, enable ? "root-login enable" : "root-login disable",
       [&](const Model& model) { return config::plan_root_login(model, request); },
-      [&](const Model& edited) {
-        // Whatever the client's address: every Match block that may apply counts.
-        if (!config::certainly(edited, permit, root, request.permit, "prohibit-password"))
-          throw Error(ErrorKind::kInternal, "the edit would not make PermitRootLogin " + request.permit +
-                                                " certain for root; nothing was changed");
-        if (request.password && !config::certainly(edited, password, root, "yes", "yes"))
-          throw Error(ErrorKind::kInternal,
-                      "the edit would not make PasswordAuthentication yes certain for root; nothing was changed");
-      },
-      more);
+      [&](const Model& edited) { config::require_root_login_effective(edited, request); }, more);
   report.notes.insert(report.notes.end(), password_notes.begin(), password_notes.end());
   if (request.password && !new_password) {
     const auto shadow = ctx.target->read_file("/etc/shadow");

@@ -215,12 +215,7 @@ ChangeReport apply_policy(Context& ctx, const fleet::Policy& policy,
         return plan;
       },
       [&](const Model& edited) {
-        for (const auto& s : global) {
-          const auto eff = config::resolve_global(edited, s.key);
-          if (!config::same_values(*s.key.keyword, eff.values, config::value_words(s.key, s.values)))
-            throw Error(ErrorKind::kInternal, policy.at(s.line) + ": the edit would not make " +
-                                                  std::string(s.key.keyword->name) + " effective; nothing was changed");
-        }
+        for (const auto& s : global) config::require_set_effective(edited, s.key, s.values, policy.at(s.line));
       },
       [&](const Model& model) {
         std::vector<config::FileChange> changes;

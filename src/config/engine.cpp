@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "sshdctl/augeas/augeas.h"
@@ -121,6 +122,7 @@ void ConfigTree::load() {
                   Location{host_.name(), {}, 0});
     }
   }
+  main_ = main;
   load_file(main);
   model_ = flatten(
       main,
@@ -448,6 +450,32 @@ std::map<std::string, std::string> ConfigTree::current() const {
   std::map<std::string, std::string> out;
   for (const auto& [path, loaded] : files_)
     if (!loaded.is_new) out[path] = loaded.original;
+  return out;
+}
+
+std::map<std::string, std::string> ConfigTree::files_as_sshd_reads() const {
+  std::map<std::string, std::string> out;
+  // sshd's limit on nesting (servconf.c: SSHD_CONFIG_MAX_DEPTH 16): deeper, it refuses.
+  constexpr int kMaxDepth = 16;
+  const std::function<void(const std::string&, int)> read = [&](const std::string& path, int depth) {
+    if (out.count(path) != 0 || depth > kMaxDepth || !host_.stat(path).regular) return;
+    const auto content = host_.read_file(path);
+    if (!content) return;
+    out[path] = *content;
+    for (const auto& raw : text::lines(*content)) {
+      std::string line = text::trim(raw);
+      if (line.size() < 8 || !text::iequals(line.substr(0, 7), "Include") ||
+          (line[7] != ' ' && line[7] != '\t' && line[7] != '='))
+        continue;
+      line = line.substr(8);
+      if (!line.empty() && line.front() == '=') line.erase(0, 1);
+      for (const auto& word : text::split_words(line)) {
+        if (!word.empty() && word.front() == '#') break;
+        for (const auto& file : host_.glob(include_pattern_path(text::unquote(word)))) read(file, depth + 1);
+      }
+    }
+  };
+  read(main_, 0);
   return out;
 }
 

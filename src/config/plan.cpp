@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
 
 namespace sshdctl::config {
@@ -437,6 +438,40 @@ Plan plan_root_login(const Model& model, const RootLoginRequest& request) {
     plan.edits.push_back(Edit{Edit::Kind::kNewBlock, {}, file, {}, root_block_criteria(), overrides});
   }
   return plan;
+}
+
+void require_set_effective(const Model& edited, const OptionKey& key, const std::vector<std::string>& values,
+                           const std::string& where) {
+  const auto eff = resolve_global(edited, key);
+  if (same_values(*key.keyword, eff.values, value_words(key, values))) return;
+  std::string what(key.keyword->name);
+  if (!key.subsystem.empty()) what += " " + key.subsystem;
+  throw Error(ErrorKind::kUnsupported, (where.empty() ? "" : where + ": ") + "the edit would not make " + what +
+                                           " effective (sshd would use '" + text::join(eff.values, " ") +
+                                           "'); nothing was changed");
+}
+
+void require_unset_effective(const Model& edited, const OptionKey& key) {
+  const auto eff = resolve_global(edited, key);
+  if (eff.sources.empty()) return;
+  const Entry& left = *eff.sources.front();
+  const std::string at = left.directive->line > 0 ? ":" + std::to_string(left.directive->line) : "";
+  throw Error(ErrorKind::kUnsupported,
+              left.file + at + ": a line for " + std::string(key.keyword->name) + " would remain; nothing was changed");
+}
+
+void require_root_login_effective(const Model& edited, const RootLoginRequest& request) {
+  Connection root;
+  root.user = "root";
+  root.groups = request.root_groups;
+  const OptionKey permit{find_keyword("PermitRootLogin"), {}};
+  const OptionKey password{find_keyword("PasswordAuthentication"), {}};
+  if (!certainly(edited, permit, root, request.permit, "prohibit-password"))
+    throw Error(ErrorKind::kUnsupported,
+                "the edit would not make PermitRootLogin " + request.permit + " certain for root; nothing was changed");
+  if (request.password && !certainly(edited, password, root, "yes", "yes"))
+    throw Error(ErrorKind::kUnsupported,
+                "the edit would not make PasswordAuthentication yes certain for root; nothing was changed");
 }
 
 }  // namespace sshdctl::config

@@ -626,7 +626,25 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   {
     const EngineSlot slot;
     config::ConfigTree tree(*ctx.target, ctx.lens_dir);
-    tree.load();
+    try {
+      tree.load();
+    } catch (const Error& e) {
+      // sshd may stop earlier in its reading than sshdctl's parser did (a value it refuses, a
+      // keyword given twice): what sshd says comes first (one sshd run, only on this path).
+      if (e.kind() == ErrorKind::kConfigParse) {
+        try {
+          config::SshdOracle(*ctx.target, *ctx.controller)
+              .require_current_accepted(tree.files_as_sshd_reads(), tree.main_file());
+        } catch (const Error& sshd_says) {
+          // Where sshd stops at the same line, sshdctl's reason (which quotes it) stands, as it
+          // does when there is no sshd to ask.
+          if (sshd_says.kind() == ErrorKind::kRejected &&
+              (sshd_says.where().file != e.where().file || sshd_says.where().line != e.where().line))
+            throw;
+        }
+      }
+      throw;
+    }
     config::Plan plan;
     try {
       plan = make_plan(tree.model());

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -260,6 +261,7 @@ class Driver {
 
   void edit(const std::string& verb, const std::string& arg, const std::vector<std::string>& words) {
     config::Plan plan;
+    std::function<void(const config::Model&)> check;
     if (verb == "root-login") {
       config::RootLoginRequest request;
       request.enable = arg == "enable";
@@ -267,6 +269,7 @@ class Driver {
       request.permit = request.enable ? "yes" : "no";
       request.root_groups = groups("root");
       plan = config::plan_root_login(model(), request);
+      check = [request](const config::Model& edited) { config::require_root_login_effective(edited, request); };
     } else {
       config::OptionKey k = option(arg);
       if (k.keyword->combine == config::Combine::kPerSubsystem && !words.empty()) k.subsystem = words[0];
@@ -274,11 +277,15 @@ class Driver {
         if (auto problem = config::check_value(*k.keyword, config::value_words(k, words)))
           throw Error(ErrorKind::kBadInput, *problem);
         plan = config::plan_set(model(), k, words);
+        check = [k, words](const config::Model& edited) { config::require_set_effective(edited, k, words); };
       } else {
         plan = config::plan_unset(model(), k);
+        check = [k](const config::Model& edited) { config::require_unset_effective(edited, k); };
       }
     }
+    // As the CLI: the edit must make its value effective, or nothing is written.
     tree_->apply(plan);
+    check(tree_->edited_model());
     for (const auto& change : tree_->changes()) {
       const fs::path real = host_->real(change.path);
       if (change.removes) {

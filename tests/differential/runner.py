@@ -206,13 +206,18 @@ class Judge:
             theirs = norm.sshd_value(sshd, key)
             if key == "ListenAddress":
                 want = norm.listen_addresses(words, ours["Port"][1], (ours["AddressFamily"][1] or ["any"])[0])
-            elif nsrc == 0:
-                want = norm.sshd_value(self.baseline, key)  # sshdctl says: sshd's default
             else:
-                want = norm.expected(key, words, from_match)
+                want = self.expected_of(key, ours[key])
             if theirs != want:
                 found.append(Disagreement("value", key, spec, theirs, want, "sshdctl sources %d" % nsrc))
         return found, sshd, ours
+
+    def expected_of(self, key, resolved):
+        """What sshd -T must print for `key`, given the driver's (sources, words, from_match)."""
+        nsrc, words, from_match = resolved
+        if nsrc == 0:
+            return norm.sshd_value(self.baseline, key)  # sshdctl says: sshd's default
+        return norm.expected(key, words, from_match)
 
     def check(self, specs, extra_keys=()):
         """Loads the tree on both sides and compares every connection. Returns (accepted by sshd,
@@ -298,7 +303,7 @@ class Judge:
                     found.append(Disagreement("sshd-C-failed", "-", spec, serr.strip(), desc))
                 continue
             found += self.judge_edit(verb, spec, sshd_before[spec], norm.parse_sshd_T(out), ours_before[spec],
-                                     match[spec])
+                                     match[spec], self.after_view(spec, verb))
         return desc, found
 
     @staticmethod
@@ -311,9 +316,18 @@ class Judge:
             return None
         return self.from_match(spec, self.edited_keyword(verb))
 
-    def judge_edit(self, verb, spec, before, after, ours_before, match=None):
+    def after_view(self, spec, verb):
+        """For an unset, asked while the driver holds the tree after the edit: (from_match's
+        answer, the driver's (sources, words, from_match) for the keyword); None otherwise."""
+        if verb[0] != "unset" or spec is None:
+            return None
+        kw = self.edited_keyword(verb)
+        return self.from_match(spec, kw), self.driver.resolve(spec, [kw])[kw]
+
+    def judge_edit(self, verb, spec, before, after, ours_before, match=None, after_view=None):
         """`match`: match_before's answer for the tree before the edit; asked of the driver's
-        tree when not given (the replay loads the tree before the edit for that)."""
+        tree when not given (the replay loads the tree before the edit for that). `after_view`:
+        after_view's answer for the tree after it."""
         changed = set()
         found = []
         user = dict(p.split("=", 1) for p in spec.split(",")).get("user") if spec else None
@@ -343,6 +357,11 @@ class Judge:
                 else:
                     want = norm.expected(kw, words)
                 why = "the set value"
+            elif after_view and after_view[0][0] == "yes" and name != "listenaddress":
+                # The unset took a `Match all` line that came first; a later block that meets
+                # this connection decides now: sshdctl's value for the tree after, as sshd's.
+                want = self.expected_of(kw, after_view[1])
+                why = "a later Match block decides it once the 'Match all' line is gone"
             else:
                 want = norm.sshd_value(self.baseline, kw) if name != "listenaddress" else theirs
                 why = "sshd's default after unset"
@@ -615,9 +634,12 @@ def run_fixed_edit(w, files, specs, edit):
 
 
 def judge_after(w, verb, spec, before, after, ours_before, before_files, after_files):
+    write_tree(w.root, after_files)
+    w.driver.ask("load", w.root)
+    after_view = w.judge.after_view(spec, verb)
     write_tree(w.root, before_files)
     w.driver.ask("load", w.root)
-    res = w.judge.judge_edit(verb, spec, before, after, ours_before)
+    res = w.judge.judge_edit(verb, spec, before, after, ours_before, after_view=after_view)
     write_tree(w.root, after_files)
     return res
 

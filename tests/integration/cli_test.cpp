@@ -236,6 +236,36 @@ TEST_F(Cli, ParseErrorsQuoteTheLine) {
       << r.out;
 }
 
+// A tree sshdctl's parser refuses, where sshd stops earlier in its reading: a change names
+// sshd's file and line (exit 4), found by following the Include lines sshdctl could not parse
+// to, and writes nothing; where both stop at the same line, the parser's quoting reason stays.
+TEST_F(Cli, WhereSshdStopsBeforeTheParserSshdsLineComesFirst) {
+  const auto before = config();
+  const auto lines = std::count(before.begin(), before.end(), '\n');
+  write(root_ / "etc/ssh/late.conf", "PermitRootLogin\n");
+  write(root_ / "etc/ssh/sshd_config", before + "Port 22 23\nInclude /etc/ssh/late.conf\n");
+  auto r = in_root("set ClientAliveCountMax 17");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:" + std::to_string(lines + 1) + ": sshd -T already rejects"),
+            std::string::npos)
+      << r.out;
+  // The parser stops in sshd_config, before it reads early.conf, where sshd stops first.
+  write(root_ / "etc/ssh/early.conf", "Port 22 23\n");
+  write(root_ / "etc/ssh/sshd_config", before + "Include /etc/ssh/early.conf\nPermitRootLogin\n");
+  r = in_root("set ClientAliveCountMax 17");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/early.conf:1: sshd -T already rejects"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), before + "Include /etc/ssh/early.conf\nPermitRootLogin\n");
+  // Both stop at the same line: exit 5, the line quoted.
+  write(root_ / "etc/ssh/sshd_config", before + "PermitRootLogin\n");
+  r = in_root("set ClientAliveCountMax 17");
+  EXPECT_EQ(r.code, 5) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:" + std::to_string(lines + 1) + ": cannot parse 'PermitRootLogin'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(config(), before + "PermitRootLogin\n");
+}
+
 TEST_F(Cli, OfflineRootSymlinksAreNotFollowedOutOfTheRoot) {
   TempDir outside;
   fs::remove_all(root_ / "tmp");

@@ -166,6 +166,36 @@ Error refusal_of(Make make) {
   return Error(ErrorKind::kInternal, "no error");
 }
 
+// tests/fixtures/differential/edit-effect-rekeylimit-3709: the interval "none" in a `Match all`
+// block leaves the global lines' interval in place, so "default none" cannot be made
+// effective there: the check on the edited tree refuses it, naming what sshd would use.
+TEST(RequireEffective, RefusesAnEditThatSshdWouldNotUse) {
+  Tree t;
+  t.file(kMain, {line(1, "RekeyLimit", {"1G", "1h"})},
+         {block(2, {{"all", ""}}, {line(3, "RekeyLimit", {"default", "none"})})});
+  const Model edited = t.model();
+  const Error e = refusal_of([&] {
+    require_set_effective(edited, key("RekeyLimit"), {"default", "none"}, "policy.yml:4");
+    return 0;
+  });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+  EXPECT_NE(std::string(e.what()).find("policy.yml:4: the edit would not make RekeyLimit effective (sshd would "
+                                       "use 'default 1h')"),
+            std::string::npos)
+      << e.what();
+  EXPECT_NO_THROW(require_set_effective(edited, key("RekeyLimit"), {"default", "1h"}));
+  const Error left = refusal_of([&] {
+    require_unset_effective(edited, key("RekeyLimit"));
+    return 0;
+  });
+  EXPECT_NE(std::string(left.what()).find("/etc/ssh/sshd_config:3: a line for RekeyLimit would remain"),
+            std::string::npos)
+      << left.what();
+  Tree none;
+  none.file(kMain, {line(1, "X11Forwarding", {"no"})});
+  EXPECT_NO_THROW(require_unset_effective(none.model(), key("RekeyLimit")));
+}
+
 // tests/fixtures/differential/edit-error-listenaddress-1-28: the edit failed ("cannot read
 // the label of $e3") because the plan removed the same line twice.
 TEST(PlanSet, AFileIncludedTwiceIsEditedOnce) {

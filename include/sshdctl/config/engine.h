@@ -23,7 +23,7 @@ struct FileChange {
   std::string path;
   std::optional<std::string> before;  // nothing: a new file
   std::string after;
-  host::FileInfo info;  // what the replacement keeps (mode, owner)
+  host::FileInfo info;   // what the replacement keeps (mode, owner)
   bool removes = false;  // the change removes the file (a revert of a file a change created)
   // Holds secrets (/etc/shadow): reports show this (what changed, a masked diff), never the text.
   std::string masked;
@@ -50,6 +50,11 @@ class ConfigTree {
   [[nodiscard]] std::map<std::string, std::string> candidate() const;
   // Every file as it was read, path → content.
   [[nodiscard]] std::map<std::string, std::string> current() const;
+  // After load() failed: the files sshd would read, found by following every line that starts
+  // with Include (with the host's glob, at most 16 levels deep) without parsing anything else,
+  // so that sshd itself can say where it stops first. The main file is "main_file".
+  [[nodiscard]] std::map<std::string, std::string> files_as_sshd_reads() const;
+  [[nodiscard]] const std::string& main_file() const { return main_; }
 
  private:
   struct Loaded {
@@ -72,6 +77,7 @@ class ConfigTree {
   void render();
 
   host::Host& host_;
+  std::string main_;
   std::string lens_dir_;
   std::string mirror_;
   std::unique_ptr<aug::Augeas> aug_;

@@ -85,6 +85,19 @@ struct RootLoginRequest {
 };
 Plan plan_root_login(const Model& model, const RootLoginRequest& request);
 
+// What an edit must achieve, checked on the model after the plan is applied (a plan edits
+// where sshd reads, but some values cannot be reached that way: RekeyLimit's interval "none"
+// under a Match block keeps the global lines' interval). Each throws Error(kUnsupported) naming
+// what sshd would use instead; `where` (e.g. a policy's file:line) prefixes the message.
+// set: the global value is `values` (for Subsystem, the name first, as plan_set takes them).
+void require_set_effective(const Model& edited, const OptionKey& key, const std::vector<std::string>& values,
+                           const std::string& where = {});
+// unset: no line sets the option any more for the global connection.
+void require_unset_effective(const Model& edited, const OptionKey& key);
+// root-login: PermitRootLogin (and with `password`, PasswordAuthentication yes) certain for
+// root whatever the client's address.
+void require_root_login_effective(const Model& edited, const RootLoginRequest& request);
+
 // The condition of the per-user block rule 5 manages.
 std::vector<Criterion> root_block_criteria();
 
