@@ -1,6 +1,7 @@
 #include "sshdctl/config/resolve.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "sshdctl/common/text.h"
 
@@ -21,6 +22,17 @@ bool take_missing_part(Effective& result, const std::vector<std::string>& parts,
   result.values.push_back(parts[1]);
   result.sources.push_back(from);
   return true;
+}
+
+// MaxStartups: a line of one number sets start and full only (servconf.c: sscanf reads one
+// field), so the rate of the line before stays: "N:RATE:N" where that line gives a rate.
+std::optional<std::string> keeps_startups_rate(const Keyword& keyword, const std::vector<std::string>& before,
+                                               const std::vector<std::string>& now) {
+  if (keyword.name != "MaxStartups" || before.size() != 1 || now.size() != 1) return std::nullopt;
+  const auto number = text::unquote(now[0]);
+  const auto parts = text::split(text::unquote(before[0]), ':');
+  if (number.find(':') != std::string::npos || parts.size() != 3) return std::nullopt;
+  return number + ":" + parts[1] + ":" + number;
 }
 
 // Collects the effective value over the entries accepted by `active`.
@@ -49,9 +61,18 @@ Effective collect(const Model& model, const OptionKey& key, Active active) {
                overrides_earlier(*key.keyword, values) &&
                // a second "none" changes nothing: the first stays the line that decides
                (key.keyword->combine != Combine::kNoneOverrides || !overrides_earlier(*key.keyword, result.values))) {
-      result.ignored.push_back(result.sources.front());
-      result.sources = {&entry};
-      result.values = std::move(values);
+      if (auto composed = keeps_startups_rate(*key.keyword, result.values, values)) {
+        // This line decides start and full (the first source), the line that gave the rate
+        // stays the second; a one-number line between them has no effect.
+        const Entry* rate = result.sources.back();
+        if (result.sources.size() > 1) result.ignored.push_back(result.sources.front());
+        result.sources = {&entry, rate};
+        result.values = {std::move(*composed)};
+      } else {
+        result.ignored.insert(result.ignored.end(), result.sources.begin(), result.sources.end());
+        result.sources = {&entry};
+        result.values = std::move(values);
+      }
     } else {
       result.ignored.push_back(&entry);
     }
@@ -81,8 +102,28 @@ bool overrides_earlier(const Keyword& keyword, const std::vector<std::string>& v
          text::iequals(text::unquote(values[0]), "none");
 }
 
+namespace {
+
+// MaxStartups start:rate:full, one number N meaning N:-:N. sshd never uses the rate when start
+// equals full (a connection past start is past full: sshd.c, should_drop_connection), so such
+// values are the same whatever their rates; else an unset rate is the default, 30.
+bool same_startups(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const auto fields = [](const std::vector<std::string>& v) {
+    auto parts = text::split(text::unquote(text::join(v, " ")), ':');
+    if (parts.size() == 1) parts = {parts[0], "30", parts[0]};
+    return parts;
+  };
+  const auto x = fields(a);
+  const auto y = fields(b);
+  if (x.size() != 3 || y.size() != 3) return x == y;
+  return x[0] == y[0] && x[2] == y[2] && (x[0] == x[2] || x[1] == y[1]);
+}
+
+}  // namespace
+
 bool same_values(const Keyword& keyword, const std::vector<std::string>& a, const std::vector<std::string>& b) {
   if (keyword.shape == Shape::kCommaList) return comma_items(a) == comma_items(b);
+  if (keyword.name == "MaxStartups" && !a.empty() && !b.empty()) return same_startups(a, b);
   // sshd keeps such a value as written (no unquoting); words given apart are written joined by
   // one space.
   if (takes_rest_of_line(keyword.name)) return text::join(a, " ") == text::join(b, " ");

@@ -155,6 +155,18 @@ def expected(keyword, words, from_match=False):
     return [" ".join(vals)]
 
 
+def set_took_effect(keyword, words, theirs):
+    """Whether sshd's lines `theirs` are what `set KEYWORD WORDS` asks for. As expected(), but a
+    MaxStartups of one number N asks for start and full N only: sshd keeps the rate of an
+    earlier line (servconf.c reads one field), which it never uses when start equals full
+    (sshd.c, should_drop_connection); the value check compares that rate exactly."""
+    vals = [unquote(w) for w in words]
+    if sshd_name(keyword) == "maxstartups" and len(vals) == 1 and ":" not in vals[0] and len(theirs) == 1:
+        parts = theirs[0].split(":")
+        return len(parts) == 3 and parts[0] == parts[2] == vals[0]
+    return theirs == expected(keyword, words)
+
+
 def sshd_value(sshd, keyword):
     """The lines sshd printed for `keyword` (driver naming); Subsystem: the named one only."""
     name = sshd_name(keyword)

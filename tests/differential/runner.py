@@ -355,7 +355,7 @@ class Judge:
                 if name == "listenaddress" or name in ("port", "addressfamily"):
                     want = theirs  # judged through the unchanged rest and sshd's own acceptance
                 else:
-                    want = norm.expected(kw, words)
+                    want = theirs if norm.set_took_effect(kw, words, theirs) else norm.expected(kw, words)
                 why = "the set value"
             elif after_view and after_view[0][0] == "yes" and name != "listenaddress":
                 # The unset took a `Match all` line that came first; a later block that meets

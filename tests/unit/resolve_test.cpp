@@ -180,6 +180,34 @@ TEST(ResolveGlobal, LastLineWinsForTheKeywordsSshdOverrides) {
   EXPECT_EQ(resolve_global(first.model(), key("LoginGraceTime")).values, std::vector<std::string>{"10"});
 }
 
+// MaxStartups of one number sets start and full only: the rate of the line before stays, and
+// such values are the same whatever their rates, since sshd never uses it when start equals
+// full (tests/fixtures/differential/value-maxstartups-4413, -8032, edit-effect-maxstartups-7411).
+TEST(ResolveGlobal, MaxStartupsOfOneNumberKeepsTheRateBefore) {
+  Tree t;
+  t.file("/etc/ssh/sshd_config",
+         {line(1, "MaxStartups", {"5:50:20"}), line(2, "MaxStartups", {"8"}), line(3, "MaxStartups", {"\"20\""})});
+  const Model m = t.model();
+  const auto eff = resolve_global(m, key("MaxStartups"));
+  EXPECT_EQ(eff.values, std::vector<std::string>{"20:50:20"});
+  ASSERT_EQ(eff.sources.size(), 2U);
+  EXPECT_EQ(eff.sources[0]->directive->line, 3);  // decides start and full
+  EXPECT_EQ(eff.sources[1]->directive->line, 1);  // gives the rate
+  ASSERT_EQ(eff.ignored.size(), 1U);
+  EXPECT_EQ(eff.ignored[0]->directive->line, 2);
+  const Keyword& kw = *find_keyword("MaxStartups");
+  EXPECT_TRUE(same_values(kw, {"20:50:20"}, {"20"}));
+  EXPECT_TRUE(same_values(kw, {"10:30:100"}, {"10:30:100"}));
+  EXPECT_TRUE(same_values(kw, {"10"}, {"10:30:10"}));
+  EXPECT_FALSE(same_values(kw, {"10:50:100"}, {"10:30:100"}));
+  EXPECT_FALSE(same_values(kw, {"10:30:100"}, {"10"}));
+  EXPECT_FALSE(same_values(kw, {"20:50:20"}, {"30"}));
+  // A three-number line after it sets all three.
+  Tree all;
+  all.file("/etc/ssh/sshd_config", {line(1, "MaxStartups", {"5:50:20"}), line(2, "MaxStartups", {"10:30:100"})});
+  EXPECT_EQ(resolve_global(all.model(), key("MaxStartups")).values, std::vector<std::string>{"10:30:100"});
+}
+
 // servconf.c assigns UnusedConnectionTimeout's "none" on every line, a time only while unset
 // (tests/fixtures/differential/value-unusedconnectiontimeout-274, -507).
 TEST(ResolveGlobal, UnusedConnectionTimeoutTakesANoneOverAnyTimeAndElseTheFirstTime) {
