@@ -1,9 +1,11 @@
 #include "sshdctl/config/validate.h"
 
+#include <algorithm>
 #include <regex>
 
 #include "sshdctl/common/error.h"
 #include "sshdctl/common/text.h"
+#include "sshdctl/config/match.h"
 #include "sshdctl/config/model.h"
 
 namespace sshdctl::config {
@@ -18,8 +20,12 @@ constexpr const char* kPrivsepDir = "/run/sshd";
 Location sshd_complaint_location(const std::string& host, const std::string& said, const std::string& fallback) {
   // "/etc/ssh/x.conf: line 3: Bad configuration option: Foo", "/etc/ssh/x.conf line 3: ..."
   static const std::regex where(R"((/[^\s:]+):? line ([0-9]{1,9})\b)");
+  // The re-read every connection makes names the main file "reprocess config" (servconf.c
+  // parses the main file from its buffer; the included files under their own names).
+  static const std::regex reread(R"(reprocess config line ([0-9]{1,9})\b)");
   std::smatch m;
   if (std::regex_search(said, m, where)) return Location{host, m[1].str(), std::stoi(m[2].str())};
+  if (std::regex_search(said, m, reread)) return Location{host, fallback, std::stoi(m[1].str())};
   return Location{host, fallback, 0};
 }
 
@@ -101,11 +107,115 @@ std::optional<SshdRun> SshdOracle::run(const std::map<std::string, std::string>&
   return run_each(files, main_file, {args});
 }
 
-std::optional<SshdRun> SshdOracle::check(const std::map<std::string, std::string>& files,
-                                         const std::string& main_file) {
+std::optional<SshdRun> SshdOracle::check(const std::map<std::string, std::string>& files, const std::string& main_file,
+                                         const std::vector<std::string>& more) {
   std::vector<std::vector<std::string>> runs;
   for (const char* spec : kCheckConnections) runs.push_back({"-T", "-C", spec});
+  for (const auto& spec : more) runs.push_back({"-T", "-C", spec});
   return run_each(files, main_file, runs);
+}
+
+namespace {
+
+// "user=a,host=b,…" → the Connection (no groups known but root's own).
+Connection connection_of(std::string_view spec) {
+  Connection c;
+  for (const auto& field : text::split(spec, ',')) {
+    const auto eq = field.find('=');
+    const std::string name = field.substr(0, eq);
+    std::string value = field.substr(eq + 1);
+    if (name == "user") c.user = value;
+    if (name == "host") c.host = value;
+    if (name == "addr") c.addr = value;
+    if (name == "laddr") c.laddr = value;
+    if (name == "lport") c.lport = value;
+    if (name == "rdomain") c.rdomain = value;
+  }
+  c.groups = c.user == "root" ? std::vector<std::string>{"root"} : std::vector<std::string>{};
+  return c;
+}
+
+std::string spec_of(const Connection& c) {
+  return "user=" + *c.user + ",host=" + *c.host + ",addr=" + *c.addr + ",laddr=" + *c.laddr + ",lport=" + *c.lport +
+         ",rdomain=" + *c.rdomain;
+}
+
+// A value the first pattern of `list` that is not negated matches; nothing when there is none
+// (only negations: the check connection's own value is kept) or none can be made.
+std::optional<std::string> value_for(const std::string& criterion, const std::string& list, bool* keep) {
+  *keep = false;
+  for (const auto& pattern : text::split(list, ',')) {
+    if (pattern.empty() || pattern.front() == '!') continue;
+    const bool wild = pattern.find_first_of("*?") != std::string::npos;
+    if (criterion == "address" || criterion == "localaddress") {
+      if (wild) return std::nullopt;
+      return pattern.substr(0, pattern.find('/'));
+    }
+    if (criterion == "localport" && wild) return std::nullopt;
+    std::string v;
+    for (const char ch : pattern) v += (ch == '*' || ch == '?') ? std::string("x") : std::string(1, ch);
+    return v;
+  }
+  *keep = true;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> block_check_connections(const Model& model) {
+  std::vector<Connection> standard;
+  for (const char* spec : kCheckConnections) standard.push_back(connection_of(spec));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < model.contexts.size() && out.size() < kMaxBlockChecks; ++i) {
+    const MatchBlock& block = *model.contexts[i].block;
+    if (block.is_all()) continue;
+    const int context = static_cast<int>(i);
+    if (std::any_of(standard.begin(), standard.end(),
+                    [&](const Connection& c) { return evaluate_context(model, context, c) == Tri::kYes; }))
+      continue;
+    // This block's criteria and those of the blocks around it (an Include inside a Match).
+    Connection conn = standard.front();
+    bool made = true;
+    bool group = false;
+    for (int c = context; c >= 0 && made; c = model.contexts[static_cast<std::size_t>(c)].parent) {
+      for (const auto& criterion : model.contexts[static_cast<std::size_t>(c)].block->criteria) {
+        const std::string name = text::lower(criterion.name);
+        if (name == "all") continue;
+        if (name == "group") {  // only root's groups are known here: root's connection, if it meets it
+          group = true;
+          continue;
+        }
+        bool keep = false;
+        const auto value = value_for(name, criterion.patterns, &keep);
+        if (keep) continue;
+        if (!value || value->find_first_of(",= \t") != std::string::npos) {
+          made = false;
+          break;
+        }
+        std::optional<std::string>* field = name == "user"           ? &conn.user
+                                            : name == "host"         ? &conn.host
+                                            : name == "address"      ? &conn.addr
+                                            : name == "localaddress" ? &conn.laddr
+                                            : name == "localport"    ? &conn.lport
+                                            : name == "rdomain"      ? &conn.rdomain
+                                                                     : nullptr;
+        if (field == nullptr) {
+          made = false;
+          break;
+        }
+        *field = *value;
+      }
+    }
+    if (group) {
+      if (conn.user != standard.front().user && conn.user != "root") continue;
+      conn.user = "root";
+      conn.groups = std::vector<std::string>{"root"};
+    }
+    if (!made || evaluate_context(model, context, conn) != Tri::kYes) continue;
+    const std::string spec = spec_of(conn);
+    if (std::find(out.begin(), out.end(), spec) == out.end()) out.push_back(spec);
+  }
+  return out;
 }
 
 std::optional<SshdRun> SshdOracle::run_each(const std::map<std::string, std::string>& files,
@@ -199,8 +309,8 @@ std::optional<SshdRun> SshdOracle::run_each(const std::map<std::string, std::str
 }
 
 void SshdOracle::require_current_accepted(const std::map<std::string, std::string>& current,
-                                          const std::string& main_file) {
-  const auto before = current.empty() ? std::nullopt : check(current, main_file);
+                                          const std::string& main_file, const std::vector<std::string>& more) {
+  const auto before = current.empty() ? std::nullopt : check(current, main_file, more);
   if (before && before->result.exit_code != 0)
     throw Error(ErrorKind::kRejected,
                 "sshd -T already rejects the current configuration, before this change; fix that first "
@@ -211,9 +321,10 @@ void SshdOracle::require_current_accepted(const std::map<std::string, std::strin
 
 std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::string>& files,
                                               const std::string& main_file,
-                                              const std::map<std::string, std::string>& current) {
+                                              const std::map<std::string, std::string>& current,
+                                              const std::vector<std::string>& more) {
   // sshd -T -C for each check connection (validate.h); its dump of the configuration is not kept.
-  auto run = check(files, main_file);
+  auto run = check(files, main_file, more);
   if (!run) {
     if (!target_.offline())
       throw Error(ErrorKind::kNotFound, std::string("cannot validate: ") + kSshd + " is missing",
@@ -223,7 +334,7 @@ std::vector<std::string> SshdOracle::validate(const std::map<std::string, std::s
   if (run->result.exit_code != 0) {
     const std::string said = text::trim(run->result.err);
     // Was it this change, or was the configuration already refused before it?
-    require_current_accepted(current, main_file);
+    require_current_accepted(current, main_file, more);
     throw Error(ErrorKind::kRejected, "sshd -T rejected the new configuration; nothing was changed",
                 sshd_complaint_location(target_.name(), said, main_file))
         .with_detail(said);

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "sshdctl/common/text.h"
 #include "sshdctl/txn/deadman.h"
 #include "sshdctl/txn/transaction.h"
 
@@ -37,8 +38,9 @@ set -f
 nl='
 '
 IFS=$nl
-id=$1 wait=$2 now=$3 main=$4 arm=$5
-shift 5
+id=$1 wait=$2 now=$3 main=$4 arm=$5 X=$6
+[ "$X" != - ] || X=
+shift 6
 V=/var/lib/sshdctl
 J=$V/changes/$id L=$V/lock C=$V/check-$id
 [ -d $V/changes ] || mkdir -p -m 755 $V/changes || { echo "unwritable $V/changes"; exit 13; }
@@ -116,8 +118,12 @@ exec rm -rf $L $C ${IN:-}
 }
 
 std::vector<std::string> commit_args(const std::string& id, int lock_wait_s, std::time_t now,
-                                     const std::string& main_file, long arm_s, const std::vector<CommitFile>& files) {
-  std::vector<std::string> args{id, std::to_string(lock_wait_s), std::to_string(now), main_file, std::to_string(arm_s)};
+                                     const std::string& main_file, long arm_s,
+                                     const std::vector<std::string>& more_checks,
+                                     const std::vector<CommitFile>& files) {
+  std::vector<std::string> args{
+      id,        std::to_string(lock_wait_s), std::to_string(now),
+      main_file, std::to_string(arm_s),       more_checks.empty() ? "-" : text::join(more_checks, "\n")};
   for (const auto& f : files) {
     args.emplace_back(f.removes ? "D" : "W");
     args.push_back(f.path);

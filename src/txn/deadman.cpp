@@ -20,7 +20,8 @@ std::string script_functions() {
   // for 5 s is one whose taker died between the create and the write: taken over, once (empty
   // again, it is this run's own write that fails: return 2, unwritable). Nothing there after a
   // failed create, three times: unwritable too. sshd_t checks with sshd -T -C for each of
-  // kCheckConnections (validate.h), up to the first refusal: its output, the effective
+  // kCheckConnections (validate.h), then each line of $X (the commit's block checks, split by
+  // the newline IFS the scripts set; unset in undo.sh), up to the first refusal: its output, the effective
   // configuration, is dropped; `said` keeps sshd's complaints. sshd needs its privilege
   // separation directory, missing before ssh.service starts (at boot) or when sshd never ran.
   // reload_sshd: see deadman.h; a socket unit needs nothing (the next connection starts sshd).
@@ -37,7 +38,7 @@ sshd_t() {
   made=
   [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made=1; }
   for spec in)SH" +
-         check_specs + R"SH(; do
+         check_specs + R"SH( ${X:-}; do
     said=$(/usr/sbin/sshd -T -C "$spec" "$@" 2>&1 >/dev/null)
     r=$?
     [ $r = 0 ] || break

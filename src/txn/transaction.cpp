@@ -212,7 +212,8 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
                                        const std::vector<std::optional<std::string>>& befores,
                                        const std::vector<std::optional<std::string>>& afters,
                                        const std::map<std::string, std::string>& candidate,
-                                       const std::string& main_file, bool sshd_changed, DeadMan& dm) {
+                                       const std::string& main_file, bool sshd_changed,
+                                       const std::vector<std::string>& more_checks, DeadMan& dm) {
   host::Host& target = *ctx.target;
   const Location where{target.name(), {}, 0};
   if (sshd_changed && !target.has_program(kSshd)) throw config::sshd_missing(target.name());
@@ -244,7 +245,8 @@ std::vector<std::string> commit_remote(Context& ctx, const ChangeSet& set,
                                   : target.name() + ": if the commit got through, change set " + set.id +
                                         " is on the target (see: sshdctl history)");
   const auto r = target.run_script(
-      commit_script(), commit_args(set.id, ctx.lock_timeout_s, now, sshd_changed ? main_file : "", dm.timeout_s, files),
+      commit_script(),
+      commit_args(set.id, ctx.lock_timeout_s, now, sshd_changed ? main_file : "", dm.timeout_s, more_checks, files),
       archive.finish());
   if (!r) throw Error(ErrorKind::kInternal, "this target runs no scripts", where);
   const std::string said = text::trim(text::replace_all(r->out, check, ""));
@@ -622,6 +624,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
   std::string main_file;
   std::vector<std::string> old_streams_now;
   std::optional<std::vector<std::string>> new_streams;
+  std::vector<std::string> more_checks;  // the Match blocks' check connections (validate.h)
   bool sshd_changed = false;
   {
     const EngineSlot slot;
@@ -687,6 +690,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     // Models point into their tree: everything that reads one happens here.
     const config::Model edited = tree.edited_model();
     if (check) check(edited);
+    more_checks = config::block_check_connections(edited);
     main_file = tree.model().main_file;
     current = tree.current();
     old_streams_now = config::listen_streams(tree.model());
@@ -705,7 +709,7 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
 
   if (sshd_changed && !one_request) {
     config::SshdOracle oracle(*ctx.target, *ctx.controller);
-    report.checks = oracle.validate(candidate, main_file, current);
+    report.checks = oracle.validate(candidate, main_file, current, more_checks);
   }
   if (ctx.dry_run) {
     report.service = "dry run: nothing was written, nothing reloaded";
@@ -746,7 +750,8 @@ ChangeReport run_change(Context& ctx, const std::string& verb,
     for (std::size_t k = 0; k < ctx.probes.size(); ++k) dm.tokens.push_back(new_token());
   }
   if (one_request) {
-    for (auto& line : commit_remote(ctx, set, changes, befores, afters, candidate, main_file, sshd_changed, dm))
+    for (auto& line :
+         commit_remote(ctx, set, changes, befores, afters, candidate, main_file, sshd_changed, more_checks, dm))
       report.checks.push_back(std::move(line));
   } else {
     // In-process: what the plan read must still be there (else someone edited it meanwhile).

@@ -266,6 +266,24 @@ TEST_F(Cli, WhereSshdStopsBeforeTheParserSshdsLineComesFirst) {
   EXPECT_EQ(config(), before + "PermitRootLogin\n");
 }
 
+// A tree whose re-read fails only for connections a Match block meets (here RDomain rd2, which
+// neither standard check connection has): checked for a connection of that block, and refused
+// at the line sshd names, nothing written.
+TEST_F(Cli, ATreeRefusedOnlyInsideAMatchBlockIsRefused) {
+  const auto before = config();
+  const auto lines = std::count(before.begin(), before.end(), '\n');
+  const std::string broken =
+      before + "Match RDomain rd2\n  AuthenticationMethods publickey\n  AuthenticationMethods any\n";
+  write(root_ / "etc/ssh/sshd_config", broken);
+  const auto r = in_root("set ClientAliveCountMax 17");
+  EXPECT_EQ(r.code, 4) << r.out;
+  EXPECT_NE(r.out.find("/etc/ssh/sshd_config:" + std::to_string(lines + 3) + ": sshd -T already rejects"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"any\" must appear alone"), std::string::npos) << r.out;
+  EXPECT_EQ(config(), broken);
+}
+
 TEST_F(Cli, OfflineRootSymlinksAreNotFollowedOutOfTheRoot) {
   TempDir outside;
   fs::remove_all(root_ / "tmp");

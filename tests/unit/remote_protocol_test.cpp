@@ -231,12 +231,14 @@ TEST(TarWriter, UnpacksWithTheSystemTarByteForByteWithModesAndLongNames) {
 }
 
 TEST(CommitScript, TakesItsFilesAsTriplesAfterTheFixedArguments) {
-  const auto args = txn::commit_args("ID", 30, 5, "/etc/ssh/sshd_config", 120,
+  const auto args = txn::commit_args("ID", 30, 5, "/etc/ssh/sshd_config", 120, {"user=a,host=b", "user=c,host=d"},
                                      {{"/etc/ssh/sshd_config", std::string("abc"), false},
                                       {"/etc/new file", std::nullopt, false},
                                       {"/etc/gone", std::string("def"), true}});
-  EXPECT_EQ(args, (std::vector<std::string>{"ID", "30", "5", "/etc/ssh/sshd_config", "120", "W", "/etc/ssh/sshd_config",
-                                            "abc", "W", "/etc/new file", "-", "D", "/etc/gone", "def"}));
+  EXPECT_EQ(args, (std::vector<std::string>{"ID", "30", "5", "/etc/ssh/sshd_config", "120",
+                                            "user=a,host=b\nuser=c,host=d", "W", "/etc/ssh/sshd_config", "abc", "W",
+                                            "/etc/new file", "-", "D", "/etc/gone", "def"}));
+  EXPECT_EQ(txn::commit_args("ID", 30, 5, "", 0, {}, {})[5], "-");
   // It parses as sh: the target's sh would refuse a broken script only at commit time.
   const testing::TempDir dir("commit");
   const std::string script = dir.write("commit.sh", txn::commit_script());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model_builder.h"
+
 namespace sshdctl::config {
 namespace {
 
@@ -25,6 +27,37 @@ TEST(RewriteHostKeys, PointsAbsoluteKeyPathsIntoTheCopyAndListsThem) {
                         "/s", &paths),
       "HostKey /s/etc/ssh/a\n\tHostKey \"/s/k b\" # c\nHostKey rel\nHostKeyAlgorithms x\n#HostKey /n");
   EXPECT_EQ(paths, (std::vector<std::string>{"/etc/ssh/a", "/k b"}));
+}
+
+// A connection for each Match block neither standard check connection meets, made from its
+// criteria and kept only when it meets the block (tests/fixtures/differential/
+// accepts-refused-tree-2687: the re-read failed only inside `Match RDomain rd2,rd1`).
+TEST(BlockCheckConnections, MeetEachBlockTheStandardChecksMiss) {
+  using testing::block;
+  using testing::line;
+  const Directive x = line(0, "X11Forwarding", {"no"});
+  testing::Tree t;
+  t.file("/etc/ssh/sshd_config", {},
+         {block(1, {{"RDomain", "rd2,rd1"}}, {x}), block(2, {{"User", "root"}}, {x}),
+          block(3, {{"User", "!root"}}, {x}), block(4, {{"Address", "!10.1.0.0/16,10.0.0.0/8"}}, {x}),
+          block(5, {{"Host", "*.example.com"}, {"LocalPort", "2222"}}, {x}),
+          block(6, {{"Group", "!ssl-cert,*"}, {"RDomain", "rd3"}}, {x}), block(7, {{"Group", "wheel"}}, {x}),
+          block(8, {{"Address", "10.*"}}, {x}), block(9, {{"all", ""}}, {x}),
+          block(10, {{"User", "alice"}, {"Group", "adm"}}, {x}), block(11, {{"RDomain", "rd2"}}, {x})});
+  const Model m = t.model();
+  const std::string rest = ",laddr=192.0.2.2,lport=22,rdomain=";
+  EXPECT_EQ(block_check_connections(m),
+            (std::vector<std::string>{
+                "user=sshdctl-check,host=check.invalid,addr=192.0.2.1" + rest + "rd2",
+                "user=sshdctl-check,host=check.invalid,addr=10.0.0.0" + rest + "sshdctl-check",
+                "user=sshdctl-check,host=x.example.com,addr=192.0.2.1,laddr=192.0.2.2,lport=2222,rdomain=sshdctl-check",
+                "user=root,host=check.invalid,addr=192.0.2.1" + rest + "rd3"}));
+  // At most kMaxBlockChecks.
+  testing::Tree many;
+  std::vector<MatchBlock> blocks;
+  for (int i = 0; i < 12; ++i) blocks.push_back(block(i + 1, {{"RDomain", "rd" + std::to_string(i)}}, {x}));
+  many.file("/etc/ssh/sshd_config", {}, blocks);
+  EXPECT_EQ(block_check_connections(many.model()).size(), kMaxBlockChecks);
 }
 
 // A CRLF file's HostKey path ends before the CR, as sshd reads it (else the key is looked for
@@ -52,6 +85,10 @@ TEST(SshdComplaintLocation, IsTheFirstFileAndLineSshdNames) {
   EXPECT_EQ(c.file, "/main");
   EXPECT_EQ(c.line, 0);
   EXPECT_EQ(sshd_complaint_location("h", "relative line 3: x", "/main").line, 0);
+  // the re-read of the main file, which sshd names "reprocess config"
+  const auto d = sshd_complaint_location("h", "reprocess config line 28: \"any\" must appear alone", "/main");
+  EXPECT_EQ(d.file, "/main");
+  EXPECT_EQ(d.line, 28);
   EXPECT_EQ(sshd_complaint_location("h", "/a line 99999999999: x", "/main").line, 0);
 }
 

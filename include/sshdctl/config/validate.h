@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sshdctl/common/error.h"
+#include "sshdctl/config/model.h"
 #include "sshdctl/host/host.h"
 
 namespace sshdctl::config {
@@ -38,6 +39,17 @@ inline constexpr const char* kRootCheckConnection =
 // Every check a candidate must pass, in order (the first refusal is the one reported).
 inline constexpr std::array<const char*, 2> kCheckConnections{kCheckConnection, kRootCheckConnection};
 
+// More connections to check a candidate for, one a Match block that neither of
+// kCheckConnections meets: the re-read can fail inside such a block only (a value it refuses
+// after an earlier block's), and then sshd refuses every login the block meets. Each is
+// kCheckConnection with what the block's criteria name (the first pattern that is not negated,
+// '*' and '?' as "x", a CIDR's network address; root's, with root's own group, for a block that
+// names Group), kept only when sshdctl's own matching says it meets the block; a block that
+// names an address or port by wildcard only gets none. At
+// most kMaxBlockChecks (each is one more sshd run), in the order the blocks are read.
+inline constexpr std::size_t kMaxBlockChecks = 8;
+std::vector<std::string> block_check_connections(const Model& model);
+
 // The refusal of a change on a live host without /usr/sbin/sshd: nothing could validate it.
 Error sshd_missing(const std::string& host);
 
@@ -61,18 +73,22 @@ class SshdOracle {
   std::optional<SshdRun> run(const std::map<std::string, std::string>& files, const std::string& main_file,
                              const std::vector<std::string>& args);
 
-  // sshd -T -C for each of kCheckConnections, in one scratch copy: the first run sshd refuses,
-  // else the last one. Nothing when there is no sshd to ask.
-  std::optional<SshdRun> check(const std::map<std::string, std::string>& files, const std::string& main_file);
+  // sshd -T -C for each of kCheckConnections, then each of `more` (block_check_connections),
+  // in one scratch copy: the first run sshd refuses, else the last one. Nothing when there is
+  // no sshd to ask.
+  std::optional<SshdRun> check(const std::map<std::string, std::string>& files, const std::string& main_file,
+                               const std::vector<std::string>& more = {});
 
   // Throws Error(kRejected), at the file and line sshd names, when sshd refuses `current` (the
   // files as they are, before any change): such a tree is reported as that, first.
-  void require_current_accepted(const std::map<std::string, std::string>& current, const std::string& main_file);
+  void require_current_accepted(const std::map<std::string, std::string>& current, const std::string& main_file,
+                                const std::vector<std::string>& more = {});
 
   // check(); throws Error(kRejected) naming sshd's complaint, and saying so when `current`
   // (the files as they are) is refused too. Returns the notes.
   std::vector<std::string> validate(const std::map<std::string, std::string>& files, const std::string& main_file,
-                                    const std::map<std::string, std::string>& current = {});
+                                    const std::map<std::string, std::string>& current = {},
+                                    const std::vector<std::string>& more = {});
 
   // sshd -T [-C spec]: keyword (lower case) → values, in sshd's order.
   std::optional<std::vector<std::pair<std::string, std::string>>> effective(

@@ -143,9 +143,11 @@ struct CommitFile {
 };
 std::string commit_script();
 // Its arguments: ID, lock wait (s), the time (for the lock), the main file (empty: no sshd
-// file changes), the dead-man's delay (s; 0: none is armed), then per file W|D PATH
-// BEFORE-SHA|-.
+// file changes), the dead-man's delay (s; 0: none is armed), the connections the candidate is
+// checked for besides kCheckConnections (config::block_check_connections, one a line; "-":
+// none), then per file W|D PATH BEFORE-SHA|-.
 std::vector<std::string> commit_args(const std::string& id, int lock_wait_s, std::time_t now,
-                                     const std::string& main_file, long arm_s, const std::vector<CommitFile>& files);
+                                     const std::string& main_file, long arm_s,
+                                     const std::vector<std::string>& more_checks, const std::vector<CommitFile>& files);
 
 }  // namespace sshdctl::txn
