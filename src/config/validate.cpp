@@ -177,7 +177,13 @@ std::vector<std::string> block_check_connections(const Model& model) {
     Connection conn = standard.front();
     bool made = true;
     bool group = false;
-    for (int c = context; c >= 0 && made; c = model.contexts[static_cast<std::size_t>(c)].parent) {
+    // Outermost first, so that an inner block's value is the one kept ("User *" around
+    // "User nobody").
+    std::vector<int> chain;
+    for (int c = context; c >= 0; c = model.contexts[static_cast<std::size_t>(c)].parent)
+      chain.insert(chain.begin(), c);
+    for (const int c : chain) {
+      if (!made) break;
       for (const auto& criterion : model.contexts[static_cast<std::size_t>(c)].block->criteria) {
         const std::string name = text::lower(criterion.name);
         if (name == "all") continue;

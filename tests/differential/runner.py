@@ -221,7 +221,8 @@ class Judge:
 
     def check(self, specs, extra_keys=()):
         """Loads the tree on both sides and compares every connection. Returns (accepted by sshd,
-        disagreements, per-spec sshd dicts, per-spec driver values, keys)."""
+        disagreements, per-spec sshd dicts, per-spec driver values, keys); for a tree sshd
+        refuses, (False, [], sshd's complaint, the connection refused or None, None)."""
         # The first spec names every detail, so sshd -T -C answers for any valid tree: its
         # failure means sshd refuses the tree (sshd -t then says why, with file:line).
         first = sshd_T(specs[0])
@@ -233,7 +234,7 @@ class Judge:
             # recurses only there: tests/fixtures/differential/refuses-valid-tree-169): sshd
             # would refuse every login, so a refusal is what sshdctl must answer.
             if INCOMPLETE_SPEC not in first[2]:
-                return False, [], first[2], None, None
+                return False, [], first[2], specs[0], None
         reply = self.driver.ask("load", self.root)
         e = self.driver.error(reply)
         if e:
@@ -247,7 +248,11 @@ class Judge:
             rc, out, err = first if spec == specs[0] else sshd_T(spec)
             if rc != 0:
                 if INCOMPLETE_SPEC not in err:
-                    found.append(Disagreement("sshd-C-failed", "-", spec, err.strip(), ""))
+                    # The re-read fails for this connection only (inside a Match block it
+                    # meets): sshd refuses those logins, so a refusal is what sshdctl must
+                    # answer, as for the first connection (which the reduction and the
+                    # replay then take this one for).
+                    return False, [], err, spec, None
                 continue
             f, sshd_by[spec], ours_by[spec] = self.compare(spec, keys, out)
             found += f
@@ -296,15 +301,39 @@ class Judge:
         e = self.driver.error(reply)
         if e:
             return desc, found + [Disagreement("edit-does-not-reparse", verb[1], None, "", "\t".join(e[1:]))]
+        cli_refused = None
         for spec in sshd_before:
             rc, out, serr = first if spec == specs[0] else sshd_T(spec)
             if rc != 0:
                 if INCOMPLETE_SPEC not in serr:
-                    found.append(Disagreement("sshd-C-failed", "-", spec, serr.strip(), desc))
+                    # The edit breaks the re-read for this connection only: the CLI, which
+                    # checks a connection per Match block, must refuse it (the engine alone
+                    # does not ask sshd).
+                    if cli_refused is None:
+                        cli_refused = self.cli_refuses(before_files, desc)
+                    if cli_refused is not True:
+                        found.append(Disagreement("sshd-C-failed", "-", spec, serr.strip(), cli_refused or "", desc))
                 continue
             found += self.judge_edit(verb, spec, sshd_before[spec], norm.parse_sshd_T(out), ours_before[spec],
                                      match[spec], self.after_view(spec, verb))
         return desc, found
+
+    def cli_refuses(self, before_files, desc):
+        """True when `sshdctl --root … --no-reload DESC` on the tree before the edit is refused by
+        its sshd check (exit 4) with nothing written; else what it did. The tree after the edit
+        is put back."""
+        if not self.cli:
+            return "no CLI to ask"
+        after = read_tree(self.root)
+        write_tree(self.root, before_files)
+        r = subprocess.run([self.cli, "--root", self.root, "--no-reload"] + desc.split(" "), capture_output=True,
+                           text=True)
+        wrote = read_tree(self.root) != before_files
+        write_tree(self.root, after)
+        if r.returncode == 4 and not wrote:
+            return True
+        return "cli exit %d%s: %s" % (r.returncode, ", files changed" if wrote else "",
+                                       (r.stdout + r.stderr).strip()[-200:])
 
     @staticmethod
     def edited_keyword(verb):
@@ -453,7 +482,8 @@ class Worker:
         accepted, found, sshd_by, ours_by, keys = self.judge.check(specs)
         result = {"refused": not accepted, "disagreements": found, "edits": 0, "connections": 0}
         if not accepted:
-            result["disagreements"] = self.check_refusal(files, sshd_by)  # sshd_by holds sshd's complaint
+            # sshd_by holds sshd's complaint, ours_by the connection it is for (None: any)
+            result["disagreements"] = self.check_refusal(files, sshd_by, ours_by)
             return result
         result["connections"] = len(sshd_by or {})
         if sshd_by is None or found:
@@ -467,9 +497,9 @@ class Worker:
             result["disagreements"] = self.cli_edit_check(files, desc)
         return result
 
-    def check_refusal(self, files, sshd_err):
-        """A tree sshd refuses: a change through the CLI must be refused naming sshd's file:line,
-        with nothing written."""
+    def check_refusal(self, files, sshd_err, spec=None):
+        """A tree sshd refuses (for `spec` only, when given): a change through the CLI must be
+        refused naming sshd's file:line, with nothing written."""
         if not self.opts.cli:
             return []
         before = read_tree(self.root)
@@ -481,12 +511,12 @@ class Worker:
         loc = sshd_location(sshd_err)
         text = r.stdout + r.stderr
         if r.returncode not in (4, 5):
-            found.append(Disagreement("accepts-refused", "-", None, sshd_err.strip(), "exit %d" % r.returncode,
+            found.append(Disagreement("accepts-refused", "-", spec, sshd_err.strip(), "exit %d" % r.returncode,
                                       text.strip()[-300:]))
         elif loc and "%s line %d" % loc not in text and "%s:%d" % loc not in text:
-            found.append(Disagreement("refusal-location", "-", None, "%s line %d" % loc, text.strip()[-300:]))
+            found.append(Disagreement("refusal-location", "-", spec, "%s line %d" % loc, text.strip()[-300:]))
         if read_tree(self.root) != before:
-            found.append(Disagreement("refused-but-wrote", "-", None, "", "files changed"))
+            found.append(Disagreement("refused-but-wrote", "-", spec, "", "files changed"))
         return found
 
     def cli_edit_check(self, files, desc):
@@ -755,6 +785,7 @@ def run_main():
     ap.add_argument("--max-per-kind", type=int, default=3, help="reproducers per kind and keyword")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--replay", help="re-run reproducers in this directory")
+    ap.add_argument("--only", help="run only these trees of the seed (indexes, comma-separated)")
     opts = ap.parse_args()
     if opts.replay:
         return replay(opts)
@@ -769,7 +800,8 @@ def run_main():
         q = multiprocessing.Queue()
         procs = []
         for j in range(opts.jobs):
-            seeds = list(range(j, opts.trees, opts.jobs))
+            indexes = [int(n) for n in opts.only.split(",")] if opts.only else list(range(opts.trees))
+            seeds = indexes[j::opts.jobs]
             p = multiprocessing.Process(target=worker_main, args=(opts, j, work, {gen.MAIN: b""}, seeds, q))
             p.start()
             procs.append(p)

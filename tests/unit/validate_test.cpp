@@ -52,6 +52,14 @@ TEST(BlockCheckConnections, MeetEachBlockTheStandardChecksMiss) {
                 "user=sshdctl-check,host=check.invalid,addr=10.0.0.0" + rest + "sshdctl-check",
                 "user=sshdctl-check,host=x.example.com,addr=192.0.2.1,laddr=192.0.2.2,lport=2222,rdomain=sshdctl-check",
                 "user=root,host=check.invalid,addr=192.0.2.1" + rest + "rd3"}));
+  // An Include inside a Match: the inner block's criteria win over the outer's (tree 2543 of
+  // seed 20261206: "Match User !www-data,*" around "Match Address 10.0.0.0/8 User nobody").
+  testing::Tree nested;
+  nested.file("/etc/ssh/sshd_config", {},
+              {block(1, {{"User", "!www-data,*"}}, {line(2, "Include", {"/etc/ssh/in.conf"})})});
+  nested.file("/etc/ssh/in.conf", {}, {block(1, {{"Address", "10.0.0.0/8"}, {"User", "nobody,daemon"}}, {x})});
+  EXPECT_EQ(block_check_connections(nested.model()),
+            std::vector<std::string>{"user=nobody,host=check.invalid,addr=10.0.0.0" + rest + "sshdctl-check"});
   // At most kMaxBlockChecks.
   testing::Tree many;
   std::vector<MatchBlock> blocks;
