@@ -144,7 +144,7 @@ std::string spec_of(const Connection& c) {
 // (only negations: the check connection's own value is kept) or none can be made.
 std::optional<std::string> value_for(const std::string& criterion, const std::string& list, bool* keep) {
   *keep = false;
-  for (const auto& pattern : text::split(list, ',')) {
+  for (const auto& pattern : text::split(text::unquote(list), ',')) {
     if (pattern.empty() || pattern.front() == '!') continue;
     const bool wild = pattern.find_first_of("*?") != std::string::npos;
     if (criterion == "address" || criterion == "localaddress") {

@@ -39,7 +39,7 @@ TEST(BlockCheckConnections, MeetEachBlockTheStandardChecksMiss) {
   testing::Tree t;
   t.file("/etc/ssh/sshd_config", {},
          {block(1, {{"RDomain", "rd2,rd1"}}, {x}), block(2, {{"User", "root"}}, {x}),
-          block(3, {{"User", "!root"}}, {x}), block(4, {{"Address", "!10.1.0.0/16,10.0.0.0/8"}}, {x}),
+          block(3, {{"User", "!root"}}, {x}), block(4, {{"Address", "\"!10.1.0.0/16,10.0.0.0/8\""}}, {x}),
           block(5, {{"Host", "*.example.com"}, {"LocalPort", "2222"}}, {x}),
           block(6, {{"Group", "!ssl-cert,*"}, {"RDomain", "rd3"}}, {x}), block(7, {{"Group", "wheel"}}, {x}),
           block(8, {{"Address", "10.*"}}, {x}), block(9, {{"all", ""}}, {x}),
